@@ -1,0 +1,181 @@
+"""The ``filmcolor`` command line: parses options and calls the library.
+
+Errors the user can act on come out as one line on stderr and a non-zero exit
+code; ``--debug`` shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+import time
+from pathlib import Path
+
+import click
+from tqdm import tqdm
+
+from . import __version__
+from .colorizer import Colorizer
+from .errors import FilmcolorError
+from .video import CODECS as VIDEO_CODECS
+from .video import X264_PRESETS
+
+EXIT_FAILED = 1
+EXIT_INTERRUPTED = 130
+
+CONTEXT = {"help_option_names": ["-h", "--help"], "show_default": True}
+
+
+def fail(message: str, code: int = EXIT_FAILED):
+    click.echo(f"error: {message}", err=True)
+    sys.exit(code)
+
+
+def guarded(fn):
+    """Turn filmcolor's errors, Ctrl-C and unexpected crashes into one line and an exit code."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        debug = kwargs.get("debug", False)
+        try:
+            return fn(*args, **kwargs)
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            sys.exit(EXIT_INTERRUPTED)
+        except FilmcolorError as e:
+            if debug:
+                raise
+            fail(str(e))
+        except (ValueError, MemoryError) as e:
+            if debug:
+                raise
+            fail(str(e) or type(e).__name__)
+
+    return wrapper
+
+
+def model_options(default_size: int):
+    """--model, --device, --size: shared by every command that colorizes."""
+
+    def decorate(fn):
+        fn = click.option("--model", "model_path", type=click.Path(dir_okay=False, path_type=Path),
+                          help="A .safetensors model (default: the bundled one).")(fn)
+        fn = click.option("--device", default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:1, mps.")(fn)
+        fn = click.option("--size", default=default_size, type=click.IntRange(32, 2048),
+                          help="Short side, in pixels, at which the network sees the picture (multiple of 32).")(fn)
+        fn = click.option("-q", "--quiet", is_flag=True, help="No progress bar or summary.")(fn)
+        fn = click.option("--debug", is_flag=True, help="Show tracebacks.")(fn)
+        return fn
+
+    return decorate
+
+
+def load_colorizer(model_path: Path | None, device: str, size: int) -> Colorizer:
+    if size % 32:
+        raise click.BadParameter(f"{size} is not a multiple of 32", param_hint="--size")
+    return Colorizer.load(model_path, device=device, size=size)
+
+
+@click.group(context_settings=CONTEXT)
+@click.version_option(__version__, prog_name="filmcolor")
+def main() -> None:
+    """Plausible colour for black-and-white photographs and films."""
+
+
+@main.command(context_settings=CONTEXT)
+@click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("-o", "--output", type=click.Path(path_type=Path),
+              help="Output file (one input) or folder (several). Default: <name>_color.<ext> beside each input.")
+@click.option("-r", "--recursive", is_flag=True, help="Look into sub-folders of folder inputs.")
+@click.option("--compare", is_flag=True, help="Also write <name>_compare.<ext>: grey | colour side by side.")
+@click.option("--max-megapixels", default=250.0, type=click.FloatRange(min=0.01),
+              help="Refuse larger pictures (they need about 7 bytes a pixel).")
+@model_options(default_size=256)
+@guarded
+def image(inputs, output, recursive, compare, max_megapixels, model_path, device, size, quiet, debug):
+    """Colorize photos: files and folders of JPEG, PNG (8/16-bit), TIFF, WebP, BMP."""
+    from .images import ImageOptions, colorize_file, plan_jobs
+
+    jobs = plan_jobs(list(inputs), output, recursive)
+    if not jobs:
+        fail("no pictures found in " + ", ".join(map(str, inputs)))
+    colorizer = load_colorizer(model_path, device, size)
+    opts = ImageOptions(compare=compare, max_megapixels=max_megapixels)
+    start, done, megapixels, failed = time.perf_counter(), 0, 0.0, []
+    with tqdm(jobs, unit="picture", disable=quiet or len(jobs) == 1, file=sys.stderr) as bar:
+        for job in bar:
+            try:
+                result = colorize_file(colorizer, job, opts)
+            except Exception as e:  # a bug on one file must not cost the rest of the batch
+                if debug:
+                    raise
+                result_error = f"unexpected {type(e).__name__}: {e} (run with --debug for details)"
+                failed.append(job.src)
+                tqdm.write(f"error: {job.src}: {result_error}", file=sys.stderr)
+                continue
+            if result.ok:
+                done += 1
+                megapixels += result.megapixels
+            else:
+                failed.append(job.src)
+                tqdm.write(f"error: {job.src}: {result.error}", file=sys.stderr)
+    seconds = time.perf_counter() - start
+    if not quiet:
+        line = f"{done} colorized ({megapixels:.1f} MP in {seconds:.1f} s)"
+        if len(jobs) == 1 and done:
+            line = f"wrote {jobs[0].dst}"
+        if failed:
+            line += f", {len(failed)} failed: " + ", ".join(str(p) for p in failed)
+        click.echo(line, err=True)
+    if failed:
+        sys.exit(EXIT_FAILED)
+
+
+@main.command(context_settings=CONTEXT)
+@click.argument("src", metavar="IN", type=click.Path(path_type=Path))
+@click.argument("dst", metavar="OUT", type=click.Path(path_type=Path))
+@click.option("--codec", type=click.Choice(list(VIDEO_CODECS)), default="libx264")
+@click.option("--crf", default=18, type=click.IntRange(0, 63), help="Quality (lower is better; x264/x265/AV1/VP9).")
+@click.option("--preset", default="medium", type=click.Choice(X264_PRESETS), help="Encoder speed/size trade-off.")
+@click.option("--batch-size", default=8, type=click.IntRange(1, 1024), help="Frames per network call.")
+@click.option("--no-smooth", is_flag=True, help="Don't smooth colour over time (to see what it does).")
+@click.option("--deinterlace", is_flag=True, help="Deinterlace (bwdif) before colorizing.")
+@model_options(default_size=128)
+@guarded
+def video(src, dst, codec, crf, preset, batch_size, no_smooth, deinterlace, model_path, device, size, quiet, debug):
+    """Colorize a film IN into OUT: every frame and timestamp kept, sound and subtitles copied."""
+    from .video import VideoOptions, colorize_video
+
+    colorizer = load_colorizer(model_path, device, size)
+    opts = VideoOptions(codec=codec, crf=crf, preset=preset, batch_size=batch_size,
+                        smooth=not no_smooth, deinterlace=deinterlace)
+    bars: list[tqdm] = []
+
+    def start(total: int) -> None:
+        bars.append(tqdm(total=total or None, unit="frame", disable=quiet, file=sys.stderr,
+                         dynamic_ncols=True, smoothing=0.05))
+
+    start_time = time.perf_counter()
+    try:
+        report = colorize_video(colorizer, src, dst, opts, progress=lambda n: bars[0].update(n), on_start=start)
+    except FilmcolorError as e:
+        raise type(e)(f"{src}: {e}") from e
+    finally:
+        for bar in bars:
+            bar.close()
+    seconds = time.perf_counter() - start_time
+    for notice in report.reencoded + ([] if quiet else report.notices):
+        click.echo(f"note: {notice}", err=True)
+    if report.damaged_packets or report.lost_frames:
+        click.echo(f"warning: damaged video: {report.damaged_packets} packets refused by the decoder, "
+                   f"{report.lost_frames} more frames not decoded; those frames are missing from {dst}", err=True)
+    if report.concealed_frames:
+        click.echo(f"warning: {report.concealed_frames} frames were damaged; the decoder patched them over", err=True)
+    if not quiet:
+        kept = f"; copied {', '.join(report.copied)}" if report.copied else ""
+        click.echo(f"wrote {dst}: {report.frames} frames in {seconds:.1f} s "
+                   f"({report.frames / max(seconds, 1e-9):.1f} fps){kept}", err=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,321 @@
+"""Still pictures: reading and writing them faithfully, and colorizing files.
+
+Pixels come through OpenCV (16-bit PNG and TIFF, alpha) except JPEG, which
+Pillow decodes because it reports a truncated file where OpenCV quietly
+returns a half-grey picture. Pillow also reads the header first, so a picture
+too large for memory is refused before any pixel is decoded, and it carries
+EXIF and ICC metadata to the output where the format can hold them.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from .colorizer import Colorizer
+from .errors import FilmcolorError, InputError, OutputError
+
+# We apply our own limit (ImageConfig.max_megapixels) from the header.
+Image.MAX_IMAGE_PIXELS = None
+
+FORMATS = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".tif": "TIFF", ".tiff": "TIFF",
+           ".webp": "WEBP", ".bmp": "BMP"}
+SIXTEEN_BIT = {"PNG", "TIFF"}
+EXIF_FORMATS = {"JPEG", "PNG", "WEBP"}
+ICC_FORMATS = {"JPEG", "PNG", "WEBP", "TIFF"}
+OUTPUT_TAGS = ("_color", "_compare")
+_ORIENTATION = 0x0112
+
+
+@dataclass
+class Picture:
+    """Pixels with what the file said about them.
+
+    pixels: (H, W) grey, (H, W, 2) grey + alpha, (H, W, 3) RGB or (H, W, 4)
+    RGBA; uint8 or uint16; upright (EXIF orientation already applied).
+    """
+
+    pixels: np.ndarray
+    format: str  # Pillow's format name: JPEG, PNG, TIFF, WEBP, BMP
+    exif: bytes | None = None  # with orientation reset to 1
+    icc: bytes | None = None
+
+
+def read_picture(path: str | os.PathLike, max_megapixels: float = 250.0) -> Picture:
+    """Read a picture file; raise InputError with a one-line reason if it can't be used."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError("no such file")
+    if not path.is_file():
+        raise InputError("not a file")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with Image.open(path) as im:
+                fmt = im.format
+                w, h = im.size
+                exif_tags = im.getexif()
+                icc = im.info.get("icc_profile")
+                pixels = _decode_jpeg(im) if fmt == "JPEG" and w * h <= max_megapixels * 1e6 else None
+    except UnidentifiedImageError:
+        raise InputError("not a picture filmcolor can read") from None
+    except OSError as e:
+        raise InputError(f"cannot read: {e}") from None
+    if fmt not in FORMATS.values():
+        raise InputError(f"{fmt} pictures are not supported (use JPEG, PNG, TIFF, WebP or BMP)")
+    if w * h > max_megapixels * 1e6:
+        raise InputError(
+            f"{w}x{h} is {w * h / 1e6:.0f} megapixels, above the limit of {max_megapixels:g} "
+            "(raise it with --max-megapixels if the machine has the memory: about 7 bytes a pixel)"
+        )
+    if pixels is None:
+        pixels = _decode_cv2(path)
+    orientation = exif_tags.get(_ORIENTATION, 1)
+    pixels = _upright(pixels, orientation)
+    exif = None
+    if fmt in EXIF_FORMATS and len(exif_tags):
+        exif_tags[_ORIENTATION] = 1
+        exif = exif_tags.tobytes()
+    return Picture(pixels=pixels, format=fmt, exif=exif, icc=icc)
+
+
+def _decode_jpeg(im: Image.Image) -> np.ndarray:
+    try:
+        im.load()
+    except OSError as e:
+        raise InputError(f"truncated or corrupt JPEG ({e})") from None
+    if im.mode not in ("L", "RGB"):
+        im = im.convert("RGB")
+    return np.asarray(im)
+
+
+def _decode_cv2(path: Path) -> np.ndarray:
+    data = np.fromfile(path, dtype=np.uint8)
+    pixels = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
+    if pixels is None:
+        raise InputError("truncated or corrupt picture")
+    if pixels.dtype not in (np.uint8, np.uint16):
+        raise InputError(f"{pixels.dtype} samples are not supported (8- or 16-bit only)")
+    if pixels.ndim == 3 and pixels.shape[2] == 3:
+        pixels = cv2.cvtColor(pixels, cv2.COLOR_BGR2RGB)
+    elif pixels.ndim == 3 and pixels.shape[2] == 4:
+        pixels = cv2.cvtColor(pixels, cv2.COLOR_BGRA2RGBA)
+    return pixels
+
+
+def _upright(pixels: np.ndarray, orientation: int) -> np.ndarray:
+    """Apply an EXIF orientation (1..8) to the pixels."""
+    ops = {
+        2: lambda p: p[:, ::-1],
+        3: lambda p: p[::-1, ::-1],
+        4: lambda p: p[::-1],
+        5: lambda p: p.swapaxes(0, 1),
+        6: lambda p: p.swapaxes(0, 1)[:, ::-1],
+        7: lambda p: p.swapaxes(0, 1)[::-1, ::-1],
+        8: lambda p: p.swapaxes(0, 1)[::-1],
+    }
+    op = ops.get(orientation)
+    return np.ascontiguousarray(op(pixels)) if op else pixels
+
+
+def write_picture(path: str | os.PathLike, pic: Picture) -> None:
+    """Write ``pic`` in the format its suffix names, through a temporary file that is
+    renamed at the end, so an interrupted run leaves no truncated picture.
+
+    16-bit pixels go out as 16-bit in PNG and TIFF (without EXIF/ICC: neither
+    library can write both) and are reduced to 8 bits for other formats.
+    """
+    path = Path(path)
+    fmt = FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise OutputError(f"unknown picture format {path.suffix!r}")
+    if not path.parent.is_dir():
+        raise OutputError(f"output folder {path.parent} does not exist")
+    pixels = pic.pixels
+    if pixels.dtype == np.uint16 and fmt not in SIXTEEN_BIT:
+        pixels = (pixels // 257).astype(np.uint8)
+    if fmt == "JPEG" and pixels.ndim == 3 and pixels.shape[2] == 4:
+        pixels = pixels[..., :3]  # JPEG holds no alpha
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=f".part{path.suffix}")
+    except OSError as e:
+        raise OutputError(f"cannot write in {path.parent}: {e.strerror}") from None
+    os.close(fd)
+    try:
+        if pixels.dtype == np.uint16:
+            bgr = cv2.cvtColor(pixels, cv2.COLOR_RGBA2BGRA if pixels.shape[2] == 4 else cv2.COLOR_RGB2BGR)
+            ok, buf = cv2.imencode(path.suffix, bgr)
+            if not ok:
+                raise OutputError(f"OpenCV cannot encode 16-bit {fmt}")
+            buf.tofile(tmp)
+        else:
+            opts = {}
+            if pic.exif and fmt in EXIF_FORMATS:
+                opts["exif"] = pic.exif
+            if pic.icc and fmt in ICC_FORMATS:
+                opts["icc_profile"] = pic.icc
+            if fmt in ("JPEG", "WEBP"):
+                opts["quality"] = 95
+            Image.fromarray(pixels).save(tmp, format=fmt, **opts)
+        os.replace(tmp, path)
+    except OSError as e:
+        raise OutputError(f"cannot write {path}: {e.strerror or e}") from None
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def grey_rgb(pixels: np.ndarray) -> np.ndarray:
+    """The lightness of a picture as a grey RGB picture, same dtype: what the network sees."""
+    if pixels.ndim == 3 and pixels.shape[2] in (2, 4):
+        pixels = pixels[..., :-1]
+    if pixels.ndim == 3 and pixels.shape[2] == 1:
+        pixels = pixels[..., 0]
+    if pixels.ndim == 2:
+        return np.repeat(pixels[..., None], 3, axis=2)
+    peak = float(np.iinfo(pixels.dtype).max)
+    lab = cv2.cvtColor(pixels.astype(np.float32) / peak, cv2.COLOR_RGB2LAB)
+    lab[..., 1:] = 0
+    return np.clip(cv2.cvtColor(lab, cv2.COLOR_LAB2RGB) * peak + 0.5, 0, peak).astype(pixels.dtype)
+
+
+def side_by_side(pixels: np.ndarray, colour: np.ndarray) -> np.ndarray:
+    """grey | colour, (H, 2W, 3), from the input picture and its colour version."""
+    return np.concatenate([grey_rgb(pixels), colour[..., :3]], axis=1)
+
+
+# ------------------------------------------------------------------ batches
+
+
+@dataclass
+class Job:
+    """One input and where its result goes; ``error`` set when known at planning."""
+
+    src: Path
+    dst: Path | None = None
+    error: str | None = None
+
+
+@dataclass
+class ImageOptions:
+    compare: bool = False
+    max_megapixels: float = 250.0
+
+
+def _is_own_output(p: Path) -> bool:
+    """x_color.jpg beside x.jpg: filmcolor's earlier result, not a new input."""
+    for tag in OUTPUT_TAGS:
+        if p.stem.endswith(tag) and any(
+            p.with_name(p.stem[: -len(tag)] + s).exists() for s in (p.suffix, p.suffix.lower(), p.suffix.upper())
+        ):
+            return True
+    return False
+
+
+def expand_inputs(inputs: list[str | os.PathLike], recursive: bool = False) -> list[tuple[Path, Path | None]]:
+    """Files and folders -> (file, the folder it was found in or None), in order.
+
+    Folders yield their pictures (sub-folders too with ``recursive``), skipping
+    filmcolor's own earlier results. Paths that don't exist are kept, to be
+    reported as failures.
+    """
+    found: list[tuple[Path, Path | None]] = []
+    for item in map(Path, inputs):
+        if item.is_dir():
+            walk = item.rglob("*") if recursive else item.iterdir()
+            pics = sorted(p for p in walk if p.is_file() and p.suffix.lower() in FORMATS)
+            found.extend((p, item) for p in pics if not _is_own_output(p))
+        else:
+            found.append((item, None))
+    return found
+
+
+def plan_jobs(inputs: list[str | os.PathLike], output: str | os.PathLike | None, recursive: bool = False) -> list[Job]:
+    """Decide where each result goes.
+
+    One input file and ``output``: the output is that file (or a file of the
+    same name inside it, if it is a folder). Otherwise ``output`` is a folder:
+    results keep their file names (and their sub-folder under a folder input).
+    Without ``output``: ``<stem>_color<suffix>`` beside the input. An output
+    that would overwrite an input, or another output, is an error of that job.
+    """
+    found = expand_inputs(inputs, recursive)
+    single = len(found) == 1 and found[0][1] is None
+    out = Path(output) if output is not None else None
+    jobs: list[Job] = []
+    for src, root in found:
+        if out is None:
+            dst = src.with_name(f"{src.stem}_color{src.suffix}")
+        elif single and not out.is_dir():
+            dst = out
+        else:
+            dst = out / (src.relative_to(root) if root is not None else src.name)
+        jobs.append(Job(src, dst))
+    sources = {_key(j.src) for j in jobs}
+    seen: set = set()
+    for job in jobs:
+        key = _key(job.dst)
+        if key in sources:
+            job.error = f"output {job.dst} is an input; refusing to overwrite it"
+        elif key in seen:
+            job.error = f"output {job.dst} would overwrite the result of another input"
+        elif job.dst.suffix.lower() not in FORMATS:
+            job.error = f"output {job.dst}: unknown picture format {job.dst.suffix!r}"
+        seen.add(key)
+    return jobs
+
+
+def _key(p: Path) -> str:
+    return os.path.normcase(os.path.realpath(p))
+
+
+def compare_path(dst: Path) -> Path:
+    return dst.with_name(f"{dst.stem}_compare{dst.suffix}")
+
+
+@dataclass
+class JobResult:
+    job: Job
+    ok: bool
+    error: str | None = None
+    megapixels: float = 0.0
+    outputs: list[Path] = field(default_factory=list)
+
+
+def colorize_file(colorizer: Colorizer, job: Job, opts: ImageOptions) -> JobResult:
+    """Colorize one planned job; errors of the file come back in the result."""
+    if job.error:
+        return JobResult(job, False, job.error)
+    try:
+        pic = read_picture(job.src, opts.max_megapixels)
+        colour = colorizer.colorize(pic.pixels)
+        assert job.dst is not None
+        job.dst.parent.mkdir(parents=True, exist_ok=True)
+        write_picture(job.dst, Picture(colour, pic.format, pic.exif, pic.icc))
+        outputs = [job.dst]
+        if opts.compare:
+            cmp = compare_path(job.dst)
+            write_picture(cmp, Picture(side_by_side(pic.pixels, colour), pic.format, pic.exif, pic.icc))
+            outputs.append(cmp)
+        h, w = pic.pixels.shape[:2]
+        return JobResult(job, True, megapixels=h * w / 1e6, outputs=outputs)
+    except FilmcolorError as e:
+        return JobResult(job, False, str(e))
+    except MemoryError:
+        return JobResult(job, False, "out of memory (try --max-megapixels lower to refuse such files early)")
+    except OSError as e:
+        return JobResult(job, False, f"{e.strerror or e}")
+
+
+def colorize_files(colorizer: Colorizer, jobs: list[Job], opts: ImageOptions) -> Iterator[JobResult]:
+    """Colorize jobs one after the other, going on past failures."""
+    for job in jobs:
+        yield colorize_file(colorizer, job, opts)

@@ -1,0 +1,106 @@
+"""Quality measures: PSNR, colourfulness, temporal consistency.
+
+PSNR alone rewards washed-out colour (a grey image scores well); always report
+colourfulness of the prediction beside that of the truth.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import torch
+
+from . import color
+
+
+def psnr(pred: torch.Tensor, truth: torch.Tensor) -> torch.Tensor:
+    """PSNR in dB per image.
+
+    pred, truth: (B, 3, H, W) float sRGB in [0, 1]. Returns (B,) float32.
+    Peak is 1; identical images give +inf.
+    """
+    color.check_image(pred, 3, "pred")
+    color.check_image(truth, 3, "truth")
+    if pred.shape != truth.shape:
+        raise ValueError(f"pred and truth differ in shape: {tuple(pred.shape)} vs {tuple(truth.shape)}")
+    mse = ((pred.float() - truth.float()) ** 2).flatten(1).mean(1)
+    return 10 * torch.log10(1.0 / mse)
+
+
+def colorfulness(rgb: torch.Tensor) -> torch.Tensor:
+    """Colourfulness of Hasler & Suesstrunk (2003) per image.
+
+    rgb: (B, 3, H, W) float sRGB in [0, 1] (scaled to 0..255 inside, as the
+    paper's figures are). Returns (B,) float32: 0 for grey, about 40 for
+    ordinary photos, above 100 for extremely colourful ones.
+    """
+    color.check_image(rgb, 3, "rgb")
+    r, g, b = (rgb.float() * 255).unbind(-3)
+    rg = (r - g).flatten(1)
+    yb = ((r + g) / 2 - b).flatten(1)
+    sigma = torch.sqrt(rg.var(1, unbiased=False) + yb.var(1, unbiased=False))
+    mu = torch.sqrt(rg.mean(1) ** 2 + yb.mean(1) ** 2)
+    return sigma + 0.3 * mu
+
+
+def ab_histogram(ab: np.ndarray, bins: int = 32, limit: float = 110.0) -> np.ndarray:
+    """Normalized 2-D histogram of a/b values.
+
+    ab: (2, H, W) or (H, W, 2)-agnostic float array flattened as pairs along the
+    first axis of length 2. Returns (bins, bins) float64 summing to 1.
+    """
+    a, b = np.asarray(ab, dtype=np.float32).reshape(2, -1)
+    h, _, _ = np.histogram2d(a, b, bins=bins, range=[[-limit, limit], [-limit, limit]])
+    return h / max(h.sum(), 1.0)
+
+
+def js_divergence(p: np.ndarray, q: np.ndarray) -> float:
+    """Jensen-Shannon divergence (base 2, in [0, 1]) of two histograms of equal shape."""
+    p = p.ravel() / max(p.sum(), 1e-12)
+    q = q.ravel() / max(q.sum(), 1e-12)
+    m = (p + q) / 2
+
+    def kl(x: np.ndarray) -> float:
+        nz = x > 0
+        return float((x[nz] * np.log2(x[nz] / m[nz])).sum())
+
+    return (kl(p) + kl(q)) / 2
+
+
+def color_consistency(ab_frames: list[np.ndarray], gaps: tuple[int, ...] = (1, 2, 4)) -> float:
+    """Colour distribution consistency of a clip: mean JS divergence between the
+    a/b histograms of frames t and t+g, averaged over the gaps. Lower is steadier.
+
+    ab_frames: a list of (2, H, W) float a/b arrays.
+    """
+    hists = [ab_histogram(ab) for ab in ab_frames]
+    per_gap = [
+        np.mean([js_divergence(hists[t], hists[t + g]) for t in range(len(hists) - g)])
+        for g in gaps
+        if len(hists) > g
+    ]
+    return float(np.mean(per_gap)) if per_gap else 0.0
+
+
+def warp_error(prev_grey: np.ndarray, grey: np.ndarray, prev_rgb: np.ndarray, rgb: np.ndarray) -> float:
+    """Mean absolute difference between ``rgb`` and ``prev_rgb`` warped onto it by
+    optical flow (DIS, computed on the grey frames), over pixels where the flow
+    is consistent. A measure of flicker; lower is steadier.
+
+    prev_grey, grey: (H, W) uint8. prev_rgb, rgb: (H, W, 3) float in [0, 1].
+    Returns the mean error on the 0..1 scale.
+    """
+    dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
+    fwd = dis.calc(grey, prev_grey, None)  # for each pixel of `grey`, where it was before
+    bwd = dis.calc(prev_grey, grey, None)
+    h, w = grey.shape
+    gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+    mx, my = gx + fwd[..., 0], gy + fwd[..., 1]
+    warped = cv2.remap(prev_rgb.astype(np.float32), mx, my, cv2.INTER_LINEAR)
+    back = cv2.remap(bwd, mx, my, cv2.INTER_LINEAR)
+    # forward-backward check: occluded or badly tracked pixels do not count
+    ok = np.linalg.norm(fwd + back, axis=-1) < 1.0
+    ok &= (mx >= 0) & (mx <= w - 1) & (my >= 0) & (my <= h - 1)
+    if not ok.any():
+        return 0.0
+    return float(np.abs(warped - rgb.astype(np.float32))[ok].mean())

@@ -1,0 +1,84 @@
+"""Temporal smoothing of a/b across frames, so colour does not flicker.
+
+Each frame's predicted a/b is blended with the previous *smoothed* a/b,
+warped onto the current frame by optical flow (OpenCV's DIS, on the small
+lightness planes): an exponential average along motion trajectories. Where
+the warped previous frame does not match the current lightness (occlusion,
+a moving object the flow missed) the blend weight falls to zero, so colour
+is not smeared onto moving objects. At a scene cut (a jump in the luma
+histogram) the history is dropped: no colour crosses a cut.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+
+@dataclass
+class SmoothConfig:
+    strength: float = 0.7  # weight of the warped history where it matches perfectly
+    match_sigma: float = 4.0  # L units: mismatch at which the weight falls to 1/e
+    cut_threshold: float = 0.35  # Bhattacharyya distance of luma histograms that marks a cut
+
+
+def histogram(L8: np.ndarray) -> np.ndarray:
+    """64-bin normalized histogram of an (H, W) uint8 plane, float32."""
+    h = cv2.calcHist([L8], [0], None, [64], [0, 256])
+    return cv2.normalize(h, h, 1.0, 0.0, cv2.NORM_L1)
+
+
+def is_cut(prev_hist: np.ndarray, hist: np.ndarray, threshold: float) -> bool:
+    return cv2.compareHist(prev_hist, hist, cv2.HISTCMP_BHATTACHARYYA) > threshold
+
+
+class Smoother:
+    """Stateful: feed frames in order with :meth:`step`; :meth:`reset` between clips.
+
+    Works at the network's size: L (H, W) float32 in [0, 100], a/b (2, H, W) float32.
+    """
+
+    def __init__(self, cfg: SmoothConfig | None = None):
+        self.cfg = cfg or SmoothConfig()
+        self._flow = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST)
+        self.cuts = 0
+        self.reset()
+
+    def reset(self) -> None:
+        self._prev_L8: np.ndarray | None = None
+        self._prev_L: np.ndarray | None = None
+        self._prev_ab: np.ndarray | None = None
+        self._prev_hist: np.ndarray | None = None
+
+    def step(self, L: np.ndarray, ab: np.ndarray) -> np.ndarray:
+        """The smoothed a/b (2, H, W) float32 of this frame."""
+        if L.ndim != 2 or ab.shape != (2, *L.shape):
+            raise ValueError(f"expected L (H, W) and ab (2, H, W). Got {L.shape} and {ab.shape}")
+        L8 = np.clip(L * 2.55 + 0.5, 0, 255).astype(np.uint8)
+        hist = histogram(L8)
+        fresh = self._prev_ab is None or self._prev_ab.shape != ab.shape
+        if not fresh and is_cut(self._prev_hist, hist, self.cfg.cut_threshold):
+            self.cuts += 1
+            fresh = True
+        if fresh:
+            out = ab.astype(np.float32, copy=True)
+        else:
+            out = self._blend(L8, L, ab)
+        self._prev_L8, self._prev_L, self._prev_ab, self._prev_hist = L8, L, out, hist
+        return out
+
+    def _blend(self, L8: np.ndarray, L: np.ndarray, ab: np.ndarray) -> np.ndarray:
+        flow = self._flow.calc(L8, self._prev_L8, None)  # where each pixel of this frame was before
+        h, w = L.shape
+        gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+        mx, my = gx + flow[..., 0], gy + flow[..., 1]
+        prev = np.dstack([self._prev_L, self._prev_ab[0], self._prev_ab[1]])
+        warped = cv2.remap(prev, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        mismatch = np.abs(warped[..., 0] - L)
+        weight = self.cfg.strength * np.exp(-((mismatch / self.cfg.match_sigma) ** 2))
+        # pixels whose source lies outside the previous frame have no history
+        weight[(mx < 0) | (mx > w - 1) | (my < 0) | (my > h - 1)] = 0
+        hist_ab = warped[..., 1:].transpose(2, 0, 1)
+        return (ab * (1 - weight) + hist_ab * weight).astype(np.float32)

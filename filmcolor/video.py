@@ -1,0 +1,597 @@
+"""Films: a streaming decode -> colorize -> encode pipeline on PyAV.
+
+Three stages joined by bounded queues, so memory stays flat however long the
+film:
+
+1. a thread demuxes and decodes (FFmpeg's own threads inside), passing
+   frames on and the packets of every other stream untouched;
+2. a thread shrinks each frame's luma plane to the network's size, colorizes
+   frames in batches, smooths a/b over time, and builds output frames from
+   the SOURCE luma plane plus new chroma planes (only chroma is upsampled);
+3. the calling thread encodes and muxes, copying audio, subtitle and data
+   packets as they come.
+
+Every frame keeps its own timestamp in the input's time base (variable frame
+rate survives). The output is written to a temporary file beside OUT and
+renamed at the end, so a crash or Ctrl-C leaves nothing at OUT.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import queue
+import tempfile
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from . import color
+from .colorizer import Colorizer, small_shape
+from .errors import FilmcolorError, InputError, OutputError
+from .temporal import Smoother
+
+# planar YUV / grey formats whose planes we read and write directly:
+# name -> (bits, log2 chroma subsampling x, y, full range)
+PLANAR = {
+    "yuv420p": (8, 1, 1, False), "yuvj420p": (8, 1, 1, True),
+    "yuv422p": (8, 1, 0, False), "yuvj422p": (8, 1, 0, True),
+    "yuv444p": (8, 0, 0, False), "yuvj444p": (8, 0, 0, True),
+    "yuv420p10le": (10, 1, 1, False), "yuv422p10le": (10, 1, 0, False), "yuv444p10le": (10, 0, 0, False),
+    "yuv420p12le": (12, 1, 1, False), "yuv422p12le": (12, 1, 0, False), "yuv444p12le": (12, 0, 0, False),
+    "gray": (8, 1, 1, False), "gray10le": (10, 1, 1, False), "gray12le": (12, 1, 1, False),
+}
+OUTPUT_FORMATS = [n for n in PLANAR if n.startswith("yuv") and not n.startswith("yuvj")]
+
+
+@dataclass(frozen=True)
+class CodecPreset:
+    """How filmcolor drives one encoder: the name FFmpeg knows and its options."""
+
+    encoder: str
+    crf_option: str | None = "crf"
+    preset: Callable[[str], dict] = lambda p: {"preset": p}
+    extra: tuple = ()
+
+
+PRESETS_SVT = {"ultrafast": 12, "superfast": 11, "veryfast": 10, "faster": 9, "fast": 8, "medium": 6,
+               "slow": 4, "slower": 3, "veryslow": 2, "placebo": 1}
+CODECS = {
+    "libx264": CodecPreset("libx264"),
+    "libx265": CodecPreset("libx265", extra=(("x265-params", "log-level=error"),)),
+    "libsvtav1": CodecPreset("libsvtav1", preset=lambda p: {"preset": str(PRESETS_SVT.get(p, 6))}),
+    "libvpx-vp9": CodecPreset("libvpx-vp9", preset=lambda p: {"deadline": "good", "cpu-used": "2"},
+                              extra=(("b", "0"),)),
+    "prores": CodecPreset("prores_ks", crf_option=None, preset=lambda p: {}, extra=(("profile", "3"),)),
+    "ffv1": CodecPreset("ffv1", crf_option=None, preset=lambda p: {}, extra=(("level", "3"),)),
+}
+X264_PRESETS = ["ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow", "placebo"]
+
+# AVColorSpace numbers (libavutil/pixfmt.h) and the matrices we use for them
+SPACE_BT709, SPACE_UNSPECIFIED, SPACE_BT470BG, SPACE_SMPTE170M, SPACE_BT2020 = 1, 2, 5, 6, 9
+MATRIX_OF_SPACE = {SPACE_BT709: "bt709", SPACE_BT470BG: "bt601", SPACE_SMPTE170M: "bt601",
+                   SPACE_BT2020: "bt2020", 10: "bt2020"}
+RANGE_JPEG = 2
+AUDIO_FALLBACKS = ("aac", "libopus", "libmp3lame", "flac")
+
+
+@dataclass
+class VideoOptions:
+    codec: str = "libx264"
+    crf: int = 18
+    preset: str = "medium"
+    batch_size: int = 8
+    smooth: bool = True
+    deinterlace: bool = False
+    queue_batches: int = 2  # batches buffered between stages
+
+
+@dataclass
+class VideoReport:
+    """What happened, for the summary line."""
+
+    frames: int = 0
+    damaged_packets: int = 0  # the decoder refused them
+    lost_frames: int = 0  # packets that gave no frame although the decoder took them
+    concealed_frames: int = 0  # decoded with damage patched over (kept in the output)
+    cuts: int = 0
+    copied: list[str] = field(default_factory=list)
+    reencoded: list[str] = field(default_factory=list)
+    notices: list[str] = field(default_factory=list)
+    batch_size: int = 0
+
+
+def _describe(stream: av.stream.Stream) -> str:
+    name = stream.codec_context.name if stream.codec_context else "unknown"
+    return f"#{stream.index} {stream.type} ({name})"
+
+
+def _container_takes(fmt: str, add: Callable[[av.container.OutputContainer], None]) -> bool:
+    """Whether an output of format ``fmt`` accepts the stream ``add`` creates: writes a header in memory."""
+    try:
+        with av.open(io.BytesIO(), "w", format=fmt) as probe:
+            add(probe)
+            probe.start_encoding()
+        return True
+    except (av.FFmpegError, ValueError, TypeError, NotImplementedError):
+        return False
+
+
+def _plane(plane, dtype, width: int, height: int) -> np.ndarray:
+    """A (height, width) numpy view of a frame plane (line padding cut off)."""
+    itemsize = np.dtype(dtype).itemsize
+    return np.frombuffer(plane, dtype).reshape(-1, plane.line_size // itemsize)[:height, :width]
+
+
+class _Stop(Exception):
+    """Another stage failed or the user interrupted: wind down quietly."""
+
+
+class _Pipe:
+    """A bounded queue whose put/get give up when the pipeline is stopping."""
+
+    def __init__(self, size: int, stop: threading.Event):
+        self.q: queue.Queue = queue.Queue(maxsize=size)
+        self.stop = stop
+
+    def put(self, item) -> None:
+        while True:
+            if self.stop.is_set():
+                raise _Stop
+            try:
+                self.q.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    def get(self):
+        while True:
+            if self.stop.is_set():
+                raise _Stop
+            try:
+                return self.q.get(timeout=0.1)
+            except queue.Empty:
+                continue
+
+
+_END = object()
+
+
+class Pipeline:
+    """One film through the colorizer. Use :func:`colorize_video`."""
+
+    def __init__(self, colorizer: Colorizer, src: Path, dst: Path, opts: VideoOptions,
+                 progress: Callable[[int], None] | None = None):
+        self.colorizer = colorizer
+        self.src, self.dst, self.opts = src, dst, opts
+        self.progress = progress or (lambda n: None)
+        self.report = VideoReport(batch_size=opts.batch_size)
+        self.stop = threading.Event()
+        self.errors: list[BaseException] = []
+
+    # ------------------------------------------------------------ set-up
+
+    def open_input(self) -> None:
+        try:
+            self.input = av.open(str(self.src), "r")
+        except av.FFmpegError as e:
+            raise InputError(f"not a video PyAV can read ({e.strerror or e})") from None
+        if not self.input.streams.video:
+            self.input.close()
+            raise InputError("no video stream")
+        self.vin = self.input.streams.video[0]
+        self.vin.thread_type = "AUTO"
+        cc = self.vin.codec_context
+        self.width, self.height = cc.width, cc.height
+        if not self.width or not self.height:
+            raise InputError("video stream without a frame size")
+        self.in_format = cc.format.name if cc.format else "yuv420p"
+        self.total = self.vin.frames or (
+            int(self.vin.duration * self.vin.time_base * (self.vin.average_rate or 25))
+            if self.vin.duration else 0
+        )
+
+    def plan_output(self, fmt_name: str) -> None:
+        """Pick pixel format, colour matrix and what happens to each other stream."""
+        preset = CODECS[self.opts.codec]
+        codec = av.codec.Codec(preset.encoder, "w")
+        src_bits, sx, sy, full = PLANAR.get(self.in_format, (8, 1, 1, False))
+        self.in_full_range = full or self.vin.codec_context.color_range == RANGE_JPEG
+        # an odd width or height cannot be halved for the chroma planes of most encoders
+        formats = [
+            f.name for f in codec.video_formats or []
+            if f.name in OUTPUT_FORMATS
+            and not (self.width % 2 and PLANAR[f.name][1]) and not (self.height % 2 and PLANAR[f.name][2])
+        ]
+        if not formats:
+            raise OutputError(
+                f"{self.opts.codec} cannot encode {self.width}x{self.height} in a YUV format filmcolor writes "
+                "(odd sizes need 4:4:4: try --codec libx264 or ffv1)"
+            )
+
+        def rank(name: str) -> tuple:
+            bits, fx, fy, _ = PLANAR[name]
+            return (bits == src_bits, bits >= src_bits, (fx, fy) == (sx, sy), (fx, fy) == (1, 1), -bits)
+
+        self.out_format = max(formats, key=rank)
+        self.out_bits = PLANAR[self.out_format][0]
+        if PLANAR[self.out_format][:3] != (src_bits, sx, sy) and self.in_format in PLANAR:
+            self.report.notices.append(f"{self.opts.codec}: written as {self.out_format} (source {self.in_format})")
+        space = self.vin.codec_context.colorspace
+        if space in MATRIX_OF_SPACE:
+            self.matrix, self.out_space = MATRIX_OF_SPACE[space], space
+        else:
+            # untagged: as players guess, BT.709 for HD and BT.601 for SD; tag the output so
+            self.matrix = "bt709" if self.height >= 720 else "bt601"
+            self.out_space = SPACE_BT709 if self.matrix == "bt709" else SPACE_SMPTE170M
+        if not _container_takes(fmt_name, lambda c: self._add_video(c)):
+            raise OutputError(
+                f"{self.opts.codec} video cannot go into .{self.dst.suffix.lstrip('.')} "
+                "(try .mkv, which holds every codec filmcolor writes)"
+            )
+        self.copy_streams, self.reencode_streams = [], {}
+        for s in self.input.streams:
+            if s is self.vin:
+                continue
+            if s.type == "video":
+                self.report.notices.append(f"{_describe(s)} copied untouched (only the first video stream is colorized)")
+            if _container_takes(fmt_name, lambda c, s=s: c.add_stream_from_template(s)):
+                self.copy_streams.append(s)
+                continue
+            if s.type == "audio":
+                for enc in AUDIO_FALLBACKS:
+                    if _container_takes(fmt_name, lambda c, s=s, enc=enc: self._add_audio(c, s, enc)):
+                        self.reencode_streams[s.index] = enc
+                        break
+            if s.index not in self.reencode_streams:
+                raise OutputError(
+                    f"stream {_describe(s)} cannot go into .{self.dst.suffix.lstrip('.')}; "
+                    "refusing to drop it (try .mkv, which holds almost any stream)"
+                )
+
+    def _add_video(self, out: av.container.OutputContainer) -> av.stream.Stream:
+        preset = CODECS[self.opts.codec]
+        options = dict(preset.extra)
+        if preset.crf_option:
+            options[preset.crf_option] = str(self.opts.crf)
+        options.update(preset.preset(self.opts.preset))
+        rate = self.vin.average_rate or self.vin.guessed_rate or Fraction(25)
+        stream = out.add_stream(preset.encoder, rate=rate, options=options)
+        stream.width, stream.height = self.width, self.height
+        stream.pix_fmt = self.out_format
+        stream.time_base = self.vin.time_base
+        cc = stream.codec_context
+        cc.time_base = self.vin.time_base
+        cc.framerate = rate
+        cc.colorspace = self.out_space
+        cc.color_range = RANGE_JPEG if self.in_full_range else 1
+        cc.color_primaries = self.vin.codec_context.color_primaries
+        cc.color_trc = self.vin.codec_context.color_trc
+        sar = self.vin.codec_context.sample_aspect_ratio
+        if sar:
+            cc.sample_aspect_ratio = sar
+        return stream
+
+    def _add_audio(self, out, s, encoder: str) -> av.stream.Stream:
+        stream = out.add_stream(encoder, rate=s.codec_context.sample_rate)
+        stream.layout = s.codec_context.layout
+        return stream
+
+    # ------------------------------------------------------------ stages
+
+    def _decode(self, pipe: _Pipe) -> None:
+        """Stage 1: demux; frames and pass-through packets go down the pipe in order."""
+        graph = self._deinterlacer() if self.opts.deinterlace else None
+        wanted = {s.index for s in self.copy_streams} | set(self.reencode_streams)
+        interlaced_seen = False
+        video_packets = decoded = 0
+        try:
+            for packet in self.input.demux():
+                if packet.stream.index == self.vin.index:
+                    if packet.size:
+                        video_packets += 1
+                    try:
+                        frames = packet.decode()
+                    except av.FFmpegError:
+                        self.report.damaged_packets += 1
+                        continue
+                    decoded += len(frames)
+                    for frame in frames:
+                        self.report.concealed_frames += frame.is_corrupt
+                        interlaced_seen |= frame.interlaced_frame
+                        self._emit(pipe, graph, frame)
+                elif packet.stream.index in wanted and packet.size:  # size 0: demuxer flush
+                    pipe.put(("packet", packet))
+            # demux() ends with an empty packet per stream, whose decode() flushed the decoder
+            if graph is not None:
+                graph.push(None)
+                self._drain(pipe, graph)
+            # a decoder that conceals damage may still swallow frames: count them
+            self.report.lost_frames = max(0, video_packets - decoded - self.report.damaged_packets)
+            if interlaced_seen and not self.opts.deinterlace:
+                self.report.notices.append("source is interlaced; --deinterlace would remove combing")
+            pipe.put(_END)
+        except _Stop:
+            pass
+        except BaseException as e:  # handed to the main thread, which reports it
+            self.errors.append(e)
+            self.stop.set()
+
+    def _emit(self, pipe: _Pipe, graph, frame) -> None:
+        if graph is None:
+            pipe.put(("frame", frame))
+            return
+        graph.push(frame)
+        self._drain(pipe, graph)
+
+    def _drain(self, pipe: _Pipe, graph) -> None:
+        while True:
+            try:
+                pipe.put(("frame", graph.pull()))
+            except (av.error.BlockingIOError, av.error.EOFError):
+                return
+
+    def _deinterlacer(self):
+        graph = av.filter.Graph()
+        src = graph.add_buffer(template=self.vin)
+        yadif = graph.add("bwdif", "mode=send_frame:parity=auto:deint=interlaced")
+        sink = graph.add("buffersink")
+        src.link_to(yadif)
+        yadif.link_to(sink)
+        graph.configure()
+        return graph
+
+    def _colorize(self, inp: _Pipe, out: _Pipe) -> None:
+        """Stage 2: batches of frames -> coloured frames; packets pass straight on."""
+        smoother = Smoother() if self.opts.smooth else None
+        batch: list = []
+        try:
+            while True:
+                item = inp.get()
+                if item is _END or (item[0] == "frame" and len(batch) + 1 >= self.opts.batch_size):
+                    if item is not _END:
+                        batch.append(item[1])
+                    for frame in self._colour_frames(batch, smoother):
+                        out.put(("frame", frame))
+                    batch = []
+                    if item is _END:
+                        break
+                elif item[0] == "frame":
+                    batch.append(item[1])
+                else:
+                    out.put(item)
+            if smoother is not None:
+                self.report.cuts = smoother.cuts
+            out.put(_END)
+        except _Stop:
+            pass
+        except BaseException as e:
+            self.errors.append(e)
+            self.stop.set()
+
+    def _luma(self, frame) -> tuple[np.ndarray, int]:
+        """The frame's luma plane as (H, W) uint8/uint16 view, and its bit depth."""
+        name = frame.format.name
+        if name not in PLANAR:
+            frame = frame.reformat(format="yuv420p10le" if "10" in name or "12" in name else "yuv420p")
+            name = frame.format.name
+        bits = PLANAR[name][0]
+        dtype = np.uint16 if bits > 8 else np.uint8
+        return _plane(frame.planes[0], dtype, frame.width, frame.height), bits
+
+    def _colour_frames(self, frames: list, smoother: Smoother | None) -> list:
+        if not frames:
+            return []
+        lumas = [self._luma(f) for f in frames]
+        in_bits = lumas[0][1]
+        hs, ws = small_shape(self.height, self.width, self.colorizer.size)
+        small = np.stack([cv2.resize(y, (ws, hs), interpolation=cv2.INTER_AREA) for y, _ in lumas])
+        lut = color.l_from_luma_table(in_bits, self.in_full_range)
+        L = torch.from_numpy(lut[small]).unsqueeze(1)  # (N, 1, hs, ws)
+        ab = self._predict(L)
+        if smoother is not None:
+            ab = torch.from_numpy(
+                np.stack([smoother.step(L[i, 0].numpy(), ab[i].numpy()) for i in range(len(frames))])
+            )
+        rgb = color.lab_to_rgb_clamped(L, ab)
+        chroma = color.rgb_to_chroma(rgb, self.matrix, self.out_bits, self.in_full_range)
+        _, sx, sy, _ = PLANAR[self.out_format]
+        cw, ch = -(-self.width // (1 << sx)), -(-self.height // (1 << sy))
+        chroma = F.interpolate(chroma, size=(ch, cw), mode="bilinear", align_corners=False)
+        peak = (1 << self.out_bits) - 1
+        dtype = np.uint16 if self.out_bits > 8 else np.uint8
+        chroma = chroma.round_().clamp_(0, peak).numpy().astype(dtype)
+        out = []
+        for i, frame in enumerate(frames):
+            y, bits = lumas[i]
+            new = av.VideoFrame(self.width, self.height, self.out_format)
+            ydst = _plane(new.planes[0], dtype, self.width, self.height)
+            if bits == self.out_bits:
+                ydst[:] = y
+            elif bits < self.out_bits:
+                ydst[:] = y.astype(dtype) << (self.out_bits - bits)
+            else:
+                ydst[:] = ((y.astype(np.uint32) + (1 << (bits - self.out_bits - 1))) >> (bits - self.out_bits)).clip(0, peak)
+            _plane(new.planes[1], dtype, cw, ch)[:] = chroma[i, 0]
+            _plane(new.planes[2], dtype, cw, ch)[:] = chroma[i, 1]
+            new.pts = frame.pts
+            new.time_base = frame.time_base
+            new.duration = frame.duration
+            new.colorspace = self.out_space
+            new.color_range = RANGE_JPEG if self.in_full_range else 1
+            out.append(new)
+        return out
+
+    def _predict(self, L: torch.Tensor) -> torch.Tensor:
+        """a/b for a batch; on GPU out-of-memory, halve the batch and retry (never a grey frame)."""
+        step = min(len(L), self.report.batch_size)
+        parts, i = [], 0
+        while i < len(L):
+            try:
+                parts.append(self.colorizer.ab_small(L[i : i + step]).cpu())
+                i += step
+            except torch.OutOfMemoryError:
+                if step == 1:
+                    raise FilmcolorError("out of GPU memory even for one frame; try --size smaller or --device cpu") from None
+                if torch.cuda.is_available():
+                    torch.cuda.empty_cache()
+                step = max(1, step // 2)
+                self.report.batch_size = step
+                self.report.notices.append(f"GPU out of memory: batch size lowered to {step}")
+        return torch.cat(parts)
+
+    # ------------------------------------------------------------ main
+
+    def run(self) -> VideoReport:
+        """Process the film; ``open_input`` must have been called."""
+        try:
+            return self._run()
+        finally:
+            self.input.close()
+
+    def _run(self) -> VideoReport:
+        fd, tmp = tempfile.mkstemp(dir=self.dst.parent, prefix=f".{self.dst.stem}.", suffix=f".part{self.dst.suffix}")
+        os.close(fd)
+        try:
+            try:
+                output = av.open(tmp, "w", format=_format_for(self.dst))
+            except av.FFmpegError as e:
+                raise OutputError(f"cannot write {self.dst.suffix} files ({e.strerror or e})") from None
+            with output:
+                self.plan_output(output.format.name)
+                self._encode_all(output)
+            if self.report.frames == 0:
+                raise InputError("no frames could be decoded")
+            os.replace(tmp, self.dst)
+            return self.report
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+
+    def _encode_all(self, output) -> None:
+        vout = self._add_video(output)
+        rotation = self._rotation()
+        if rotation:
+            vout.set_display_rotation(rotation)
+        streams = {s.index: output.add_stream_from_template(s) for s in self.copy_streams}
+        decoders, audio_out = {}, {}
+        for idx, enc in self.reencode_streams.items():
+            s = self.input.streams[idx]
+            audio_out[idx] = self._add_audio(output, s, enc)
+            decoders[idx] = s.codec_context
+            self.report.reencoded.append(f"{_describe(s)} re-encoded as {enc}")
+        self.report.copied = [_describe(s) for s in self.copy_streams]
+
+        size = max(2, self.opts.queue_batches) * self.opts.batch_size
+        decoded, coloured = _Pipe(size, self.stop), _Pipe(size, self.stop)
+        workers = [
+            threading.Thread(target=self._decode, args=(decoded,), daemon=True, name="filmcolor-decode"),
+            threading.Thread(target=self._colorize, args=(decoded, coloured), daemon=True, name="filmcolor-colour"),
+        ]
+        for t in workers:
+            t.start()
+        try:
+            while True:
+                try:
+                    item = coloured.get()
+                except _Stop:
+                    break
+                if item is _END:
+                    break
+                kind, obj = item
+                if kind == "frame":
+                    for packet in vout.encode(obj):
+                        output.mux(packet)
+                    self.report.frames += 1
+                    self.progress(1)
+                elif obj.stream.index in streams:
+                    obj.stream = streams[obj.stream.index]
+                    output.mux(obj)
+                else:
+                    self._reencode(output, decoders, audio_out, obj)
+        except BaseException:
+            self.stop.set()
+            raise
+        finally:
+            self.stop.set() if self.errors else None
+            for t in workers:
+                t.join(timeout=5)
+        if self.errors:
+            raise self.errors[0]
+        for packet in vout.encode(None):
+            output.mux(packet)
+        for idx, stream in audio_out.items():
+            for frame in decoders[idx].decode(None):
+                frame.pts = None
+                for packet in stream.encode(frame):
+                    output.mux(packet)
+            for packet in stream.encode(None):
+                output.mux(packet)
+
+    def _reencode(self, output, decoders, audio_out, packet) -> None:
+        idx = packet.stream.index
+        try:
+            frames = decoders[idx].decode(packet)
+        except av.error.InvalidDataError:
+            self.report.damaged_packets += 1
+            return
+        for frame in frames:
+            frame.pts = None  # the encoder counts samples itself: keeps the audio gapless
+            for out_packet in audio_out[idx].encode(frame):
+                output.mux(out_packet)
+
+    def _rotation(self) -> int:
+        """Display rotation in degrees, as the first frame carries it (a separate
+        read: the output stream must be set up before the first frame arrives)."""
+        try:
+            with av.open(str(self.src)) as probe:
+                frame = next(probe.decode(video=0), None)
+                return int(round(frame.rotation)) if frame is not None and frame.rotation else 0
+        except (av.FFmpegError, StopIteration):
+            return 0
+
+
+def _format_for(path: Path) -> str | None:
+    """FFmpeg's muxer for a file name, or None to let FFmpeg guess from the suffix."""
+    return {".mkv": "matroska", ".mov": "mov", ".mp4": "mp4", ".webm": "webm", ".avi": "avi"}.get(path.suffix.lower())
+
+
+def colorize_video(colorizer: Colorizer, src: str | os.PathLike, dst: str | os.PathLike,
+                   opts: VideoOptions | None = None,
+                   progress: Callable[[int], None] | None = None,
+                   on_start: Callable[[int], None] | None = None) -> VideoReport:
+    """Colorize the film ``src`` into ``dst``.
+
+    ``progress(n)`` is called as frames are written; ``on_start(total)`` once
+    with the expected frame count (0 if unknown). Raises InputError or
+    OutputError with a one-line reason; nothing is left at ``dst`` on failure.
+    """
+    opts = opts or VideoOptions()
+    src, dst = Path(src), Path(dst)
+    if opts.codec not in CODECS:
+        raise OutputError(f"unknown codec {opts.codec!r}; choose from {', '.join(CODECS)}")
+    if opts.batch_size < 1:
+        raise ValueError("batch size must be at least 1")
+    if not src.exists():
+        raise InputError("no such file")
+    if not src.is_file():
+        raise InputError("not a file")
+    if dst.exists() and os.path.samefile(src, dst):
+        raise OutputError("the output is the input; refusing to overwrite it")
+    if not dst.parent.is_dir():
+        raise OutputError(f"output folder {dst.parent} does not exist")
+    if dst.is_dir():
+        raise OutputError(f"{dst} is a folder")
+    pipe = Pipeline(colorizer, src, dst, opts, progress)
+    pipe.open_input()
+    if on_start:
+        on_start(pipe.total)
+    return pipe.run()

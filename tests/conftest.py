@@ -1,0 +1,32 @@
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from filmcolor import checkpoint, model
+
+torch.set_num_threads(2)
+REPO = Path(__file__).resolve().parent.parent
+SHARED_DATA = Path(os.environ.get("FILMCOLOR_SHARED_DATA", REPO.parent / "shared" / "data"))
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory) -> Path:
+    """A small random unet checkpoint: fast, and independent of the shipped model."""
+    torch.manual_seed(0)
+    net = model.build("unet", {"channels": [8, 16, 16, 32, 32]})
+    path = tmp_path_factory.mktemp("model") / "tiny.safetensors"
+    checkpoint.save(path, net, checkpoint.ModelInfo(arch="unet", params=model.config_to_dict(net.cfg)))
+    return path
+
+
+@pytest.fixture
+def photo() -> np.ndarray:
+    """A real colour photo (RGB uint8) from the repository's samples."""
+    import cv2
+
+    bgr = cv2.imread(str(REPO / "tests" / "data" / "photo.jpg"))
+    assert bgr is not None
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)

@@ -1,0 +1,74 @@
+import pytest
+import torch
+
+from filmcolor import color, model
+
+
+@pytest.mark.parametrize("arch", ["unet", "effunet"])
+@pytest.mark.parametrize("head", ["regression", "classify"])
+def test_networks_take_any_multiple_of_32(arch, head):
+    net = model.build(arch, {"head": {"kind": head}}).eval()
+    x = torch.rand(2, 1, 64, 96) * 2 - 1
+    with torch.no_grad():
+        out = net(x)
+        ab = net.predict_ab(x)
+    h, w = 64 // net.stride, 96 // net.stride
+    assert ab.shape == (2, 2, h, w)
+    assert out.shape[-2:] == (h, w)
+    assert out.shape[1] == (2 if head == "regression" else len(model.ab_bin_centres()))
+    assert ab.abs().max() <= color.AB_SCALE
+
+
+def test_networks_refuse_other_sizes():
+    net = model.build("unet")
+    with pytest.raises(ValueError, match="multiples of 32"):
+        net(torch.zeros(1, 1, 50, 64))
+
+
+def test_build_rejects_unknown_architecture_and_parameters():
+    with pytest.raises(ValueError, match="unknown architecture"):
+        model.build("resnet")
+    with pytest.raises(ValueError, match="unknown parameters"):
+        model.build("unet", {"depth": 3})
+
+
+def test_ab_bins_lie_in_the_srgb_gamut():
+    centres = torch.from_numpy(model.ab_bin_centres())
+    assert 250 < len(centres) < 320
+    assert (centres % 10 == 0).all()
+    # every bin was reached by some sRGB colour, so at some L it can be shown
+    assert centres.abs().max() <= 130
+
+
+def test_classify_head_decodes_to_bin_centre_when_certain():
+    net = model.build("effunet", {"head": {"kind": "classify"}})
+    centres = net.head.ab_centres
+    logits = torch.full((1, len(centres), 2, 2), -50.0)
+    logits[:, 7] = 50.0
+    ab = net.head.to_ab(logits)
+    assert torch.allclose(ab[0, :, 0, 0], centres[7], atol=1e-3)
+
+
+def test_lite_encoder_matches_reference_implementation():
+    ref_pkg = pytest.importorskip("efficientnet_lite_pytorch")
+    from train.pretrained import lite0_weights_path, load_lite0
+
+    enc = model.LiteEncoder()
+    load_lite0(enc)
+    enc.eval()
+    ref = ref_pkg.EfficientNet.from_pretrained("efficientnet-lite0", weights_path=lite0_weights_path())
+    ref2 = ref_pkg.EfficientNet.from_name("efficientnet-lite0", image_size=(64, 96))
+    ref2.load_state_dict(ref.state_dict())
+    ref2.eval()
+    x = torch.rand(1, 1, 64, 96) * 2 - 1
+    with torch.no_grad():
+        feats = enc(x)
+        y = ref2._swish(ref2._bn0(ref2._conv_stem(x.repeat(1, 3, 1, 1))))
+        expected = []
+        for i, block in enumerate(ref2._blocks):
+            y = block(y)
+            if i in enc.taps:
+                expected.append(y)
+    for ours, theirs in zip(feats, expected, strict=True):
+        assert ours.shape == theirs.shape
+        assert (ours - theirs).abs().max() < 1e-3

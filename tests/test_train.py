@@ -1,0 +1,223 @@
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from filmcolor import checkpoint, color
+from train import data, losses
+from train.export import export
+from train.loop import TrainConfig, amp_context, build_network, fit, train_step
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def make_photos(folder: Path, n: int, size=(96, 80), alpha_every=0, seed=0) -> list[Path]:
+    """Synthetic colour photos: smooth gradients with a coloured disc."""
+    rng = np.random.default_rng(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for i in range(n):
+        h, w = size
+        yy, xx = np.mgrid[0:h, 0:w]
+        im = np.zeros((h, w, 3), np.uint8)
+        base = rng.integers(0, 255, 3)
+        im[:] = base
+        im[..., 0] = (xx * 255 // w).astype(np.uint8)
+        cv2.circle(im, (w // 2, h // 2), h // 4, tuple(int(v) for v in rng.integers(0, 255, 3)), -1)
+        if alpha_every and i % alpha_every == 0:
+            a = np.zeros((h, w), np.uint8)
+            cv2.circle(a, (w // 2, h // 2), h // 3, 255, -1)
+            path = folder / f"cut{i:03d}.png"
+            cv2.imwrite(str(path), np.dstack([im, a]))
+        else:
+            path = folder / f"p{i:03d}.jpg"
+            cv2.imwrite(str(path), im)
+        paths.append(path)
+    return paths
+
+
+def test_find_images_errors(tmp_path):
+    with pytest.raises(data.DataError, match="no such folder"):
+        data.find_images([tmp_path / "missing"])
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / "notes.txt").write_text("hi")
+    with pytest.raises(data.DataError, match="no images found"):
+        data.find_images([tmp_path / "empty"])
+
+
+def test_find_images_is_recursive(tmp_path):
+    make_photos(tmp_path / "a", 2)
+    make_photos(tmp_path / "a" / "deep", 3)
+    assert len(data.find_images([tmp_path / "a"])) == 5
+
+
+def test_split_is_seeded_disjoint_and_complete(tmp_path):
+    files = make_photos(tmp_path, 20)
+    train1, val1 = data.split_files(files, 0.2, seed=3)
+    train2, val2 = data.split_files(files, 0.2, seed=3)
+    _, val3 = data.split_files(files, 0.2, seed=4)
+    assert (train1, val1) == (train2, val2)
+    assert val1 != val3
+    assert len(val1) == 4 and not set(train1) & set(val1)
+    assert sorted(train1 + val1) == sorted(files)
+
+
+def test_dataset_skips_unreadable_and_grey_and_counts_them(tmp_path):
+    make_photos(tmp_path, 4)
+    (tmp_path / "broken.jpg").write_bytes(b"not a jpeg")
+    cv2.imwrite(str(tmp_path / "grey.png"), np.full((64, 64), 90, np.uint8))
+    ds = data.PhotoDataset(data.find_images([tmp_path]), data.DataConfig(size=32), train=True)
+    assert len(ds) == 4
+    assert len(ds.skipped) == 2
+    lab = ds[0]
+    assert lab.shape == (3, 32, 32) and lab.dtype == torch.float32
+    assert 0 <= lab[0].min() and lab[0].max() <= 100
+
+
+def test_dataset_composites_cutouts_onto_photos(tmp_path):
+    make_photos(tmp_path, 6, alpha_every=3)
+    ds = data.PhotoDataset(data.find_images([tmp_path]), data.DataConfig(size=32), train=False)
+    cut = [i for i, f in enumerate(ds.files) if f.suffix == ".png"]
+    assert cut
+    lab = ds[cut[0]]
+    assert lab.shape == (3, 32, 32)
+    assert torch.isfinite(lab).all()
+
+
+def test_random_crops_change_with_epoch_but_repeat_with_seed(tmp_path):
+    files = make_photos(tmp_path, 2, size=(200, 300))
+    ds = data.PhotoDataset(files, data.DataConfig(size=32), train=True, seed=1)
+    a = ds[0]
+    assert torch.equal(a, ds[0])
+    ds.epoch = 1
+    assert not torch.equal(a, ds[0])
+
+
+@pytest.mark.parametrize("loss_name", ["mse", "classify"])
+def test_train_step_learns_a_batch(loss_name):
+    torch.manual_seed(0)
+    cfg = TrainConfig(arch="unet", loss=loss_name, pretrained=False)
+    net = build_network(cfg)
+    # a fixed batch: L ramps, a/b a colour that depends on L
+    L = torch.linspace(10, 90, 32).view(1, 1, 1, 32).expand(4, 1, 32, 32)
+    ab = torch.stack([L[:, 0] - 50, 40 - L[:, 0] / 2], dim=1)
+    lab = torch.cat([L, ab], dim=1).contiguous()
+    loss_fn = losses.LOSSES[loss_name]()
+    opt = torch.optim.Adam(net.parameters(), lr=3e-3)
+    autocast, scaler = amp_context(torch.device("cpu"))
+    first = train_step(net, loss_fn, lab, opt, scaler, autocast)
+    for _ in range(40):
+        last = train_step(net, loss_fn, lab, opt, scaler, autocast)
+    assert last < 0.7 * first
+
+
+def test_soft_encoding_weights_and_nearest_bin():
+    centres = torch.tensor([[0.0, 0.0], [10.0, 0.0], [0.0, 10.0], [50.0, 50.0], [-10.0, 0.0], [0.0, -10.0]])
+    ab = torch.tensor([9.0, 1.0]).view(1, 2, 1, 1)
+    idx, w = losses.soft_encode(ab, centres, k=3)
+    assert idx[0, 0, 0, 0] == 1
+    assert torch.allclose(w.sum(1), torch.ones(1, 1, 1))
+
+
+def test_rebalancing_weighs_rare_bins_more():
+    prior = torch.tensor([0.7, 0.2, 0.09, 0.01])
+    w = losses.rebalance_weights(prior)
+    assert (w[1:] > w[:-1]).all() == torch.tensor(False) or w[3] > w[0]
+    assert w[3] > w[2] > w[1] > w[0]
+    assert torch.isclose((prior * w).sum(), torch.tensor(1.0))
+
+
+def tiny_cfg(tmp_path, **kw) -> TrainConfig:
+    base = dict(
+        data=[str(tmp_path / "photos")], out=str(tmp_path / "run"), arch="unet", loss="mse",
+        pretrained=False, size=32, epochs=2, batch_size=4, val_fraction=0.25, workers=0, warmup_steps=2,
+    )
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+def test_fit_writes_a_run_and_resumes(tmp_path):
+    make_photos(tmp_path / "photos", 16)
+    cfg = tiny_cfg(tmp_path)
+    _, best = fit(cfg, progress=False)
+    run = Path(cfg.out)
+    for name in ["config.json", "split.json", "log.csv", "last.pt", "best.safetensors", "grid_002.png", "curves.png"]:
+        assert (run / name).exists(), name
+    assert set(best) >= {"psnr", "psnr_grey", "colorfulness", "colorfulness_truth"}
+    assert len((run / "log.csv").read_text().strip().splitlines()) == 3  # header + 2 epochs
+    grid = cv2.imread(str(run / "grid_002.png"))
+    assert grid.shape[1] == 3 * 32 and grid.shape[0] == 4 * 32  # 4 validation images
+    # resume: one more epoch, appended to the same log
+    fit(tiny_cfg(tmp_path, epochs=3), resume=True, progress=False)
+    assert len((run / "log.csv").read_text().strip().splitlines()) == 4
+    state = torch.load(run / "last.pt", weights_only=True)
+    assert state["epoch"] == 3
+
+
+def test_fit_reports_empty_data(tmp_path):
+    (tmp_path / "photos").mkdir()
+    with pytest.raises(data.DataError):
+        fit(tiny_cfg(tmp_path), progress=False)
+
+
+def test_export_writes_the_shipped_format(tmp_path):
+    make_photos(tmp_path / "photos", 12)
+    cfg = tiny_cfg(tmp_path, epochs=1, loss="classify")
+    fit(cfg, progress=False)
+    out = tmp_path / "model.safetensors"
+    info = export(Path(cfg.out), out)
+    net, back = checkpoint.load(out)
+    assert back.arch == "unet" and back.params["head"]["kind"] == "classify"
+    assert back.validation == info.validation and "psnr" in back.validation
+    assert back.data["images"] == 9
+    L = torch.full((1, 1, 32, 32), 50.0)
+    ab = net.predict_ab(color.l_to_net(L))
+    assert ab.shape == (1, 2, 16, 16)
+
+
+def test_cli_missing_data_is_one_line(tmp_path):
+    r = subprocess.run(
+        [sys.executable, "-m", "train", "--data", str(tmp_path / "nope"), "--out", str(tmp_path / "r")],
+        capture_output=True, text=True, cwd=REPO,
+    )
+    assert r.returncode == 2
+    assert "no such folder" in r.stderr and "Traceback" not in r.stderr
+
+
+WORKER = """
+import sys, torch
+from train.loop import TrainConfig, fit
+cfg = TrainConfig(data=[sys.argv[1]], out=sys.argv[2], arch="unet", loss="mse", pretrained=False,
+                  size=32, epochs=1, batch_size=2, val_fraction=0.25, workers=0, max_steps=3)
+net, _ = fit(cfg, progress=False)
+import os
+torch.save(dict(net.named_parameters()), f"{sys.argv[2]}/rank{os.environ['RANK']}.pt")
+"""
+
+
+def test_ddp_two_cpu_processes_agree(tmp_path):
+    make_photos(tmp_path / "photos", 16)
+    script = tmp_path / "worker.py"
+    script.write_text(WORKER)
+    run = tmp_path / "run"
+    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
+    r = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29517",
+         str(script), str(tmp_path / "photos"), str(run)],
+        capture_output=True, text=True, env=env, timeout=300,
+    )
+    assert r.returncode == 0, r.stderr[-2000:]
+    a = torch.load(run / "rank0.pt", weights_only=True)
+    b = torch.load(run / "rank1.pt", weights_only=True)
+    torch.manual_seed(0)  # as fit seeds itself: the starting weights
+    start = dict(build_network(TrainConfig(arch="unet", loss="mse", pretrained=False)).named_parameters())
+    assert any(not torch.equal(a[k], start[k]) for k in a)  # it trained
+    # parameters agree (DDP averages gradients); batch-norm buffers are per process
+    # and broadcast from rank 0 at each step, so only rank 0's are saved anyway
+    for k in a:
+        assert torch.allclose(a[k].float(), b[k].float(), atol=1e-6), k

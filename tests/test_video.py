@@ -1,0 +1,326 @@
+import shutil
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+from conftest import REPO
+from media import duration, frame_pts, lumas, make_clip, packet_hashes, rgb_frames, stream_info
+
+from filmcolor import Colorizer
+from filmcolor.cli import main
+from filmcolor.errors import InputError, OutputError
+from filmcolor.video import Pipeline, VideoOptions, colorize_video
+
+pytestmark = pytest.mark.skipif(shutil.which("ffprobe") is None, reason="needs ffprobe (apt-get install ffmpeg)")
+BIKES = REPO / "samples" / "video" / "bikes.mp4"
+BUNNY = REPO / "samples" / "video" / "bigbuckbunny.mp4"
+
+
+@pytest.fixture(scope="module")
+def colorizer(tiny_model) -> Colorizer:
+    return Colorizer.load(tiny_model, device="cpu", size=64)
+
+
+def fast(**kw) -> VideoOptions:
+    return VideoOptions(**{"preset": "ultrafast", "batch_size": 4, **kw})
+
+
+def test_frames_timestamps_audio_and_luma_survive(colorizer, tmp_path):
+    src = make_clip(tmp_path / "in.mkv", frames=30, audio="aac")
+    dst = tmp_path / "out.mkv"
+    report = colorize_video(colorizer, src, dst, fast(codec="ffv1"))
+    assert report.frames == 30
+    assert frame_pts(dst) == frame_pts(src)
+    assert packet_hashes(dst, "a") == packet_hashes(src, "a")
+    # lossless codec: the output's luma is the source's, bit for bit
+    for a, b in zip(lumas(src), lumas(dst), strict=True):
+        assert np.array_equal(a, b)
+    # and it is in colour: the red disc comes out with some chroma
+    rgb = rgb_frames(dst)[10].astype(int)
+    assert np.abs(rgb - rgb.mean(axis=2, keepdims=True)).max() > 3
+
+
+def test_variable_frame_rate_is_kept(colorizer, tmp_path):
+    pts = [0, 1000, 1500, 4000, 4100, 9000, 9500, 12000]
+    src = make_clip(tmp_path / "vfr.mp4", pts=pts, time_base=Fraction(1, 12000))
+    dst = tmp_path / "out.mp4"
+    colorize_video(colorizer, src, dst, fast())
+    assert frame_pts(dst) == frame_pts(src)
+    # the last frame's display time is not written in the source (mp4 has no
+    # end time for it), so muxers guess; all frames before it are exact
+    assert duration(dst) == pytest.approx(duration(src), abs=0.15)
+
+
+@pytest.mark.parametrize("size", [(97, 61), (160, 90)])
+def test_odd_and_plain_sizes(colorizer, tmp_path, size):
+    src = make_clip(tmp_path / "in.mkv", frames=6, size=size, codec="ffv1", pix_fmt="yuv444p")
+    dst = tmp_path / "out.mp4"
+    report = colorize_video(colorizer, src, dst, fast())
+    info = stream_info(dst)[0]
+    assert (info["width"], info["height"]) == size
+    assert int(info["nb_frames"]) == 6 == report.frames
+
+
+def test_ten_bit_stays_ten_bit(colorizer, tmp_path):
+    src = make_clip(tmp_path / "in.mkv", frames=6, pix_fmt="yuv420p10le")
+    dst = tmp_path / "out.mkv"
+    colorize_video(colorizer, src, dst, fast(codec="ffv1"))
+    assert stream_info(dst)[0]["pix_fmt"] == "yuv420p10le"
+    for a, b in zip(lumas(src), lumas(dst), strict=True):
+        assert a.dtype == np.uint16 and np.array_equal(a, b)
+
+
+def test_colour_tags_rotation_and_aspect_are_kept(colorizer, tmp_path):
+    src = make_clip(tmp_path / "in.mp4", frames=6, colorspace=1, rotation=90, sar=Fraction(4, 3), color_range=2)
+    dst = tmp_path / "out.mp4"
+    colorize_video(colorizer, src, dst, fast())
+    info = stream_info(dst)[0]
+    assert info["color_space"] == "bt709"
+    assert info["color_range"] == "pc"
+    assert info["sample_aspect_ratio"] == "4:3"
+    assert any(sd.get("rotation") in (90, -90) for sd in info.get("side_data_list", []))
+
+
+def test_untagged_sd_is_tagged_with_the_matrix_used(colorizer, tmp_path):
+    src = make_clip(tmp_path / "in.mp4", frames=4)
+    dst = tmp_path / "out.mp4"
+    colorize_video(colorizer, src, dst, fast())
+    assert stream_info(dst)[0]["color_space"] == "smpte170m"
+
+
+def test_subtitles_are_copied_into_mkv_and_refused_by_mp4(colorizer, tmp_path):
+    src = make_clip(tmp_path / "in.mkv", frames=12, audio="aac", subtitles=True)
+    dst = tmp_path / "out.mkv"
+    colorize_video(colorizer, src, dst, fast())
+    assert packet_hashes(dst, "s") == packet_hashes(src, "s")
+    assert packet_hashes(dst, "a") == packet_hashes(src, "a")
+    with pytest.raises(OutputError, match="subtitle.*cannot go into .mp4"):
+        colorize_video(colorizer, src, tmp_path / "out.mp4", fast())
+    assert not (tmp_path / "out.mp4").exists()
+
+
+def test_audio_the_container_cannot_hold_is_reencoded_and_said(colorizer, tmp_path):
+    src = make_clip(tmp_path / "in.mkv", frames=24, audio="libopus")
+    dst = tmp_path / "out.mov"
+    report = colorize_video(colorizer, src, dst, fast())
+    assert report.reencoded and "re-encoded as aac" in report.reencoded[0]
+    streams = stream_info(dst)
+    audio = [s for s in streams if s["codec_type"] == "audio"]
+    assert audio and audio[0]["codec_name"] == "aac"
+    assert float(audio[0]["duration"]) == pytest.approx(1.0, abs=0.05)
+
+
+def test_real_clip_bikes(colorizer, tmp_path):
+    dst = tmp_path / "bikes.mp4"
+    report = colorize_video(colorizer, BIKES, dst, fast())
+    assert report.frames == 250
+    assert frame_pts(dst) == frame_pts(BIKES)
+    assert duration(dst) == duration(BIKES) == 10.0
+    assert report.cuts >= 1  # the clip has cuts; smoothing resets at them
+
+
+def test_real_clip_with_51_audio(colorizer, tmp_path):
+    dst = tmp_path / "bunny.mp4"
+    report = colorize_video(colorizer, BUNNY, dst, fast())
+    assert report.frames == 132
+    assert packet_hashes(dst, "a") == packet_hashes(BUNNY, "a")
+    assert frame_pts(dst) == frame_pts(BUNNY)
+    assert duration(dst) == duration(BUNNY)
+
+
+def test_gpu_out_of_memory_halves_the_batch(colorizer, tmp_path, monkeypatch):
+    real = colorizer.ab_small
+
+    def picky(L):
+        if len(L) > 2:
+            raise torch.OutOfMemoryError("pretend")
+        return real(L)
+
+    monkeypatch.setattr(colorizer, "ab_small", picky)
+    src = make_clip(tmp_path / "in.mp4", frames=10)
+    report = colorize_video(colorizer, src, tmp_path / "out.mp4", fast(batch_size=8))
+    assert report.frames == 10
+    assert report.batch_size == 2
+    assert any("out of memory" in n for n in report.notices)
+
+
+def test_interrupt_leaves_nothing_behind(colorizer, tmp_path):
+    src = make_clip(tmp_path / "in.mp4", frames=40)
+    dst = tmp_path / "out.mp4"
+    seen = []
+
+    def progress(n):
+        seen.append(n)
+        if len(seen) == 5:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        colorize_video(colorizer, src, dst, fast(), progress=progress)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mp4"]
+
+
+def test_deinterlace_keeps_every_frame(colorizer, tmp_path):
+    src = make_clip(tmp_path / "in.mp4", frames=10, options={"flags": "+ilme+ildct"})
+    dst = tmp_path / "out.mp4"
+    report = colorize_video(colorizer, src, dst, fast(deinterlace=True))
+    assert report.frames == 10
+    assert frame_pts(dst) == frame_pts(src)
+
+
+# ----------------------------------------------------------------- bad input
+
+
+def test_not_a_video(colorizer, tmp_path):
+    bad = tmp_path / "notes.mp4"
+    bad.write_text("hello")
+    with pytest.raises(InputError, match="not a video"):
+        colorize_video(colorizer, bad, tmp_path / "out.mp4")
+
+
+def test_no_video_stream(colorizer, tmp_path):
+    src = tmp_path / "sound.m4a"
+    with av.open(str(src), "w") as out:
+        s = out.add_stream("aac", rate=48000)
+        s.layout = "mono"
+        for i in range(10):
+            f = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp", layout="mono")
+            f.sample_rate, f.pts = 48000, i * 1024
+            for p in s.encode(f):
+                out.mux(p)
+        for p in s.encode(None):
+            out.mux(p)
+    with pytest.raises(InputError, match="no video stream"):
+        colorize_video(colorizer, src, tmp_path / "out.mp4")
+
+
+def test_zero_frames(colorizer, tmp_path):
+    src = tmp_path / "empty.mkv"
+    with av.open(str(src), "w") as out:
+        s = out.add_stream("ffv1", rate=24)
+        s.width, s.height, s.pix_fmt = 64, 64, "yuv420p"
+    with pytest.raises(InputError):
+        colorize_video(colorizer, src, tmp_path / "out.mkv")
+    assert not (tmp_path / "out.mkv").exists()
+
+
+def test_truncated_file_keeps_what_it_can(colorizer, tmp_path):
+    src = make_clip(tmp_path / "in.mkv", frames=40)
+    data = src.read_bytes()
+    cut = tmp_path / "cut.mkv"
+    cut.write_bytes(data[: len(data) * 2 // 3])
+    report = colorize_video(colorizer, cut, tmp_path / "out.mkv", fast())
+    assert 5 < report.frames < 40
+
+
+def garble(src: Path, dst: Path, which: set[int]) -> None:
+    """Copy src to dst with the payload of some video packets replaced by noise."""
+    rng = np.random.default_rng(0)
+    with av.open(str(src)) as inp, av.open(str(dst), "w") as out:
+        s = out.add_stream_from_template(inp.streams.video[0])
+        for i, p in enumerate(p for p in inp.demux(video=0) if p.size):
+            if i in which:
+                data = bytes(p)
+                q = av.Packet(data[:4] + rng.integers(0, 255, len(data) - 4, dtype=np.uint8).tobytes())
+                q.pts, q.dts, q.duration, q.time_base = p.pts, p.dts, p.duration, p.time_base
+                p = q
+            p.stream = s
+            out.mux(p)
+
+
+def test_damaged_packets_are_counted_and_skipped(colorizer, tmp_path):
+    src = make_clip(tmp_path / "in.mkv", frames=40)
+    bad = tmp_path / "bad.mkv"
+    garble(src, bad, {15, 16})
+    report = colorize_video(colorizer, bad, tmp_path / "out.mkv", fast())
+    assert report.damaged_packets + report.lost_frames >= 2
+    assert report.frames + report.damaged_packets + report.lost_frames == 40
+
+
+def test_cli_warns_about_damage(tiny_model, tmp_path):
+    src = make_clip(tmp_path / "in.mkv", frames=30)
+    bad = tmp_path / "bad.mkv"
+    garble(src, bad, {10})
+    r = CliRunner().invoke(main, ["video", str(bad), str(tmp_path / "o.mkv"), "--model", str(tiny_model), "--size", "64"])
+    assert r.exit_code == 0
+    assert "damaged video" in r.output and "missing" in r.output
+
+
+def test_output_that_is_the_input(colorizer, tmp_path):
+    src = make_clip(tmp_path / "in.mp4", frames=4)
+    before = src.read_bytes()
+    with pytest.raises(OutputError, match="output is the input"):
+        colorize_video(colorizer, src, src)
+    assert src.read_bytes() == before
+
+
+def test_missing_output_folder(colorizer, tmp_path):
+    src = make_clip(tmp_path / "in.mp4", frames=4)
+    with pytest.raises(OutputError, match="does not exist"):
+        colorize_video(colorizer, src, tmp_path / "nope" / "out.mp4")
+
+
+def test_pipeline_memory_is_bounded_by_queues(colorizer, tmp_path):
+    src = make_clip(tmp_path / "in.mp4", frames=4)
+    pipe = Pipeline(colorizer, src, tmp_path / "o.mp4", fast(batch_size=4, queue_batches=2))
+    pipe.open_input()
+    pipe.input.close()
+    assert pipe.opts.queue_batches * pipe.opts.batch_size == 8
+
+
+# ----------------------------------------------------------------------- CLI
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["missing.mp4", "out.mp4"], "no such file"),
+        (["in.mp4", "in.mp4"], "output is the input"),
+        (["in.mp4", "nodir/out.mp4"], "does not exist"),
+        (["notes.mp4", "out.mp4"], "not a video"),
+    ],
+)
+def test_cli_errors_are_one_line(tiny_model, tmp_path, monkeypatch, args, message):
+    monkeypatch.chdir(tmp_path)
+    make_clip(tmp_path / "in.mp4", frames=4)
+    (tmp_path / "notes.mp4").write_text("not a film")
+    r = CliRunner().invoke(main, ["video", *args, "--model", str(tiny_model), "--size", "64", "-q"])
+    assert r.exit_code == 1
+    assert message in r.output
+    assert "Traceback" not in r.output
+    assert len(r.output.strip().splitlines()) == 1
+
+
+def test_cli_unknown_codec_is_a_usage_error(tiny_model, tmp_path):
+    src = make_clip(tmp_path / "in.mp4", frames=4)
+    r = CliRunner().invoke(main, ["video", str(src), str(tmp_path / "o.mp4"), "--codec", "h266"])
+    assert r.exit_code == 2 and "h266" in r.output
+
+
+def test_cli_ctrl_c_exits_130_and_leaves_nothing(tiny_model, tmp_path, monkeypatch):
+    src = make_clip(tmp_path / "in.mp4", frames=20)
+
+    def boom(self, frames, smoother):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Pipeline, "_colour_frames", boom)
+    r = CliRunner().invoke(main, ["video", str(src), str(tmp_path / "o.mp4"), "--model", str(tiny_model), "--size", "64"])
+    assert r.exit_code == 130
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mp4"]
+
+
+def test_cli_options_reach_the_output(tiny_model, tmp_path):
+    src = make_clip(tmp_path / "in.mp4", frames=8, audio="aac")
+    dst = tmp_path / "o.mkv"
+    r = CliRunner().invoke(main, ["video", str(src), str(dst), "--model", str(tiny_model), "--size", "64",
+                                  "--codec", "libx265", "--crf", "30", "--preset", "ultrafast",
+                                  "--batch-size", "3", "--no-smooth", "--device", "cpu"])
+    assert r.exit_code == 0, r.output
+    assert "wrote" in r.output and "8 frames" in r.output
+    assert stream_info(dst)[0]["codec_name"] == "hevc"
+    q = CliRunner().invoke(main, ["video", str(src), str(tmp_path / "q.mp4"), "--model", str(tiny_model),
+                                  "--size", "64", "-q"])
+    assert q.exit_code == 0 and q.output == ""

@@ -1,0 +1,1 @@
+"""Training for filmcolor's networks: ``python -m train --data DIR ...``."""

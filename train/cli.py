@@ -1,0 +1,56 @@
+"""``python -m train``: train a colorization network on folders of colour photos."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from filmcolor import model
+
+from . import data, losses
+from .loop import TrainConfig, fit
+
+D = TrainConfig()
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
+@click.option("--data", "data_dirs", multiple=True, required=True, type=click.Path(),
+              help="Folder of colour photos, searched recursively (repeatable).")
+@click.option("--out", default=D.out, help="Run folder: logs, checkpoints, pictures.")
+@click.option("--arch", type=click.Choice(list(model.ARCHITECTURES)), default=D.arch)
+@click.option("--loss", type=click.Choice(list(losses.LOSSES)), default=D.loss)
+@click.option("--pretrained/--no-pretrained", default=D.pretrained,
+              help="Start the effunet encoder from ImageNet weights.")
+@click.option("--size", default=D.size, help="Training crop size (multiple of 32).")
+@click.option("--epochs", default=D.epochs)
+@click.option("--batch-size", default=D.batch_size)
+@click.option("--lr", default=D.lr)
+@click.option("--val-fraction", default=D.val_fraction)
+@click.option("--seed", default=D.seed)
+@click.option("--workers", default=D.workers, help="Data-loading processes.")
+@click.option("--cache/--no-cache", default=D.cache, help="Keep decoded photos in memory.")
+@click.option("--device", default=D.device, help="auto, cpu, cuda, cuda:1, ...")
+@click.option("--threads", default=D.threads, help="Torch CPU threads (0: torch's default).")
+@click.option("--max-steps", default=D.max_steps, help="Steps per epoch at most (0: all).")
+@click.option("--resume", is_flag=True, help="Continue the run in --out from its last epoch.")
+@click.option("-q", "--quiet", is_flag=True)
+def main(data_dirs, out, arch, loss, pretrained, size, epochs, batch_size, lr, val_fraction,
+         seed, workers, cache, device, threads, max_steps, resume, quiet) -> None:
+    """Train a network; the run's best.safetensors is ready for `filmcolor --model`
+    (`python -m train.export RUN OUT` writes the compact shipped form)."""
+    if size % 32:
+        raise click.BadParameter("must be a multiple of 32", param_hint="--size")
+    cfg = TrainConfig(
+        data=list(data_dirs), out=out, arch=arch, loss=loss, pretrained=pretrained, size=size,
+        epochs=epochs, batch_size=batch_size, lr=lr, val_fraction=val_fraction, seed=seed,
+        workers=workers, cache=cache, device=device, threads=threads, max_steps=max_steps,
+    )
+    try:
+        fit(cfg, resume=resume, progress=not quiet)
+    except data.DataError as e:
+        click.echo(f"error: {e}", err=True)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        click.echo("interrupted; continue with --resume", err=True)
+        sys.exit(130)

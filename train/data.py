@@ -1,0 +1,188 @@
+"""Training data: folders of colour photos, split by file, cropped at random.
+
+Each sample is a random square crop (random scale, random position, random
+flip) resized to the training size and turned into LAB. Photos with an alpha
+channel (cut-outs) are composited onto a crop of another photo of the set, so
+that the network never learns a colour for "transparent".
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"}
+
+
+class DataError(Exception):
+    """The training data cannot be used (missing folder, no images)."""
+
+
+def find_images(folders: list[str | Path]) -> list[Path]:
+    """All image files below the folders, searched recursively, sorted."""
+    files: list[Path] = []
+    for folder in folders:
+        folder = Path(folder)
+        if not folder.is_dir():
+            raise DataError(f"--data {folder}: no such folder")
+        found = [p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()]
+        if not found:
+            raise DataError(f"--data {folder}: no images found (looked for {', '.join(sorted(IMAGE_SUFFIXES))})")
+        files.extend(found)
+    return sorted(set(files))
+
+
+def split_files(files: list[Path], val_fraction: float, seed: int) -> tuple[list[Path], list[Path]]:
+    """A fixed, seeded split by file: (train, validation)."""
+    order = list(files)
+    random.Random(seed).shuffle(order)
+    n_val = max(1, round(len(order) * val_fraction)) if val_fraction > 0 else 0
+    if n_val >= len(order):
+        raise DataError(f"only {len(order)} images: too few to keep {n_val} for validation")
+    return sorted(order[n_val:]), sorted(order[:n_val])
+
+
+def write_split(path: Path, train: list[Path], val: list[Path]) -> None:
+    path.write_text(json.dumps({"train": [str(p) for p in train], "val": [str(p) for p in val]}, indent=1))
+
+
+def read_split(path: Path) -> tuple[list[Path], list[Path]]:
+    d = json.loads(path.read_text())
+    return [Path(p) for p in d["train"]], [Path(p) for p in d["val"]]
+
+
+def read_rgba(path: Path, max_short: int) -> np.ndarray | None:
+    """An image as uint8 RGB or RGBA (H, W, 3|4), short side at most ``max_short``.
+
+    None when the file cannot be decoded or has no colour (grey photos teach the
+    network nothing but grey).
+    """
+    im = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    if im is None or im.ndim != 3 or im.shape[2] not in (3, 4):
+        return None
+    if im.dtype == np.uint16:
+        im = (im // 257).astype(np.uint8)
+    im = cv2.cvtColor(im, cv2.COLOR_BGRA2RGBA if im.shape[2] == 4 else cv2.COLOR_BGR2RGB)
+    rgb = im[..., :3]
+    if np.abs(rgb.astype(np.int16) - rgb.mean(axis=2, keepdims=True).astype(np.int16)).max() <= 2:
+        return None
+    short = min(im.shape[:2])
+    if short > max_short:
+        s = max_short / short
+        im = cv2.resize(im, (round(im.shape[1] * s), round(im.shape[0] * s)), interpolation=cv2.INTER_AREA)
+    return im
+
+
+def random_square(im: np.ndarray, size: int, rng: random.Random, min_scale: float = 0.5) -> np.ndarray:
+    """A random square crop of ``im``, its side between min_scale and 1 of the
+    short side (never below ``size`` pixels when the image allows), resized to size x size."""
+    h, w = im.shape[:2]
+    short = min(h, w)
+    lo = min(short, max(size, round(short * min_scale)))
+    side = rng.randint(lo, short)
+    y, x = rng.randint(0, h - side), rng.randint(0, w - side)
+    crop = im[y : y + side, x : x + side]
+    interp = cv2.INTER_AREA if side > size else cv2.INTER_CUBIC
+    return cv2.resize(crop, (size, size), interpolation=interp)
+
+
+def centre_square(im: np.ndarray, size: int) -> np.ndarray:
+    h, w = im.shape[:2]
+    side = min(h, w)
+    y, x = (h - side) // 2, (w - side) // 2
+    interp = cv2.INTER_AREA if side > size else cv2.INTER_CUBIC
+    return cv2.resize(im[y : y + side, x : x + side], (size, size), interpolation=interp)
+
+
+def composite(fg: np.ndarray, bg: np.ndarray) -> np.ndarray:
+    """Alpha-blend an RGBA (H, W, 4) uint8 onto an RGB (H, W, 3) uint8 of the same size."""
+    alpha = fg[..., 3:4].astype(np.float32) / 255
+    out = fg[..., :3].astype(np.float32) * alpha + bg.astype(np.float32) * (1 - alpha)
+    return out.round().astype(np.uint8)
+
+
+def to_lab(rgb: np.ndarray) -> torch.Tensor:
+    """uint8 RGB (H, W, 3) -> float32 LAB (3, H, W), L in [0, 100]."""
+    lab = cv2.cvtColor(rgb.astype(np.float32) / 255, cv2.COLOR_RGB2LAB)
+    return torch.from_numpy(lab).permute(2, 0, 1).contiguous()
+
+
+@dataclass
+class DataConfig:
+    size: int = 128
+    cache: bool = True  # keep decoded (shrunk) photos in memory
+    min_scale: float = 0.5
+
+
+class PhotoDataset(Dataset):
+    """LAB crops of photos: item i is (3, size, size) float32 LAB.
+
+    ``train=True``: random crop, scale and flip, drawn anew each time.
+    ``train=False``: the centre square, the same every time.
+    Unreadable or grey files are dropped at construction and counted in ``skipped``.
+    """
+
+    def __init__(self, files: list[Path], cfg: DataConfig, train: bool, seed: int = 0):
+        self.cfg = cfg
+        self.train = train
+        self.seed = seed
+        self.max_short = 2 * cfg.size if train else cfg.size
+        self.files: list[Path] = []
+        self.skipped: list[Path] = []
+        self.cached: list[np.ndarray] = []
+        for f in files:
+            im = read_rgba(f, self.max_short)
+            if im is None:
+                self.skipped.append(f)
+                continue
+            self.files.append(f)
+            if cfg.cache:
+                self.cached.append(im)
+        self.opaque = [i for i in range(len(self.files)) if self._load(i).shape[2] == 3] if cfg.cache else None
+        if not self.files:
+            raise DataError(f"none of {len(files)} images could be used (unreadable or grey)")
+        self.epoch = 0
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def _load(self, i: int) -> np.ndarray:
+        if self.cfg.cache:
+            return self.cached[i]
+        im = read_rgba(self.files[i], self.max_short)
+        if im is None:  # changed on disk since construction
+            raise DataError(f"{self.files[i]}: no longer readable")
+        return im
+
+    def __getitem__(self, i: int) -> torch.Tensor:
+        size = self.cfg.size
+        if self.train:
+            rng = random.Random(hash((self.seed, self.epoch, i)))
+            im = random_square(self._load(i), size, rng, self.cfg.min_scale)
+            if rng.random() < 0.5:
+                im = im[:, ::-1]
+        else:
+            rng = random.Random(i)
+            im = centre_square(self._load(i), size)
+        if im.shape[2] == 4:
+            im = composite(im, self._background(rng, size))
+        return to_lab(np.ascontiguousarray(im))
+
+    def _background(self, rng: random.Random, size: int) -> np.ndarray:
+        """A crop of a random opaque photo of the set, for cut-outs."""
+        pool = self.opaque if self.opaque is not None else range(len(self.files))
+        for _ in range(20):
+            im = self._load(rng.choice(list(pool)))
+            if im.shape[2] == 3:
+                return random_square(im, size, rng, 0.3)
+        return np.full((size, size, 3), 128, np.uint8)
+
+    def summary(self) -> dict:
+        return {"images": len(self.files), "skipped": len(self.skipped)}

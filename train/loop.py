@@ -1,0 +1,345 @@
+"""The training loop: one ``train_step`` a test can call, ``evaluate``, and ``fit``.
+
+AMP and DDP are set up once as things that do nothing when switched off, so
+the loop itself never branches on the device.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import dataclasses
+import json
+import math
+import os
+import random
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+import torch.nn.functional as F
+from torch.utils.data import DataLoader, DistributedSampler
+from tqdm import tqdm
+
+from filmcolor import checkpoint, color, metrics, model
+
+from . import data, losses, plots
+from .pretrained import load_lite0
+
+LOG_FIELDS = [
+    "epoch", "train_loss", "val_loss", "psnr", "psnr_grey", "colorfulness",
+    "colorfulness_truth", "lr", "samples_per_s", "seconds",
+]
+
+
+@dataclass
+class TrainConfig:
+    data: list[str] = field(default_factory=list)
+    out: str = "runs/default"
+    arch: str = "effunet"
+    loss: str = "classify"
+    pretrained: bool = True
+    size: int = 128
+    epochs: int = 30
+    batch_size: int = 32
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    warmup_steps: int = 100
+    val_fraction: float = 0.1
+    seed: int = 0
+    workers: int = 1
+    cache: bool = True
+    device: str = "auto"
+    max_steps: int = 0  # per epoch; 0 = the whole epoch (tests use a few)
+    threads: int = 0  # torch CPU threads; 0 = torch's default
+
+
+# ----------------------------------------------------------------- set-up helpers
+
+
+def pick_device(name: str) -> torch.device:
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    return torch.device(name)
+
+
+@dataclass
+class Dist:
+    rank: int = 0
+    world: int = 1
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+    def barrier(self) -> None:
+        if self.world > 1:
+            dist.barrier()
+
+
+def setup_distributed(device: torch.device) -> Dist:
+    """Join the process group when started by torchrun (gloo on CPU, nccl on CUDA)."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return Dist()
+    dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    if device.type == "cuda":
+        torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
+    return Dist(dist.get_rank(), world)
+
+
+def amp_context(device: torch.device):
+    """(autocast context, GradScaler): bf16/fp16 on CUDA, nothing on the CPU."""
+    if device.type != "cuda":
+        return contextlib.nullcontext(), torch.amp.GradScaler("cpu", enabled=False)
+    dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return (
+        torch.autocast("cuda", dtype=dtype),
+        torch.amp.GradScaler("cuda", enabled=dtype == torch.float16),
+    )
+
+
+def build_network(cfg: TrainConfig) -> model.ColorNet:
+    head = losses.LOSSES[cfg.loss].head
+    net = model.build(cfg.arch, {"head": {"kind": head}})
+    if cfg.pretrained and cfg.arch == "effunet":
+        load_lite0(net.encoder)
+    return net
+
+
+def cosine_with_warmup(total: int, warmup: int):
+    def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        return 0.5 * (1 + math.cos(math.pi * min(1.0, (step - warmup) / max(1, total - warmup))))
+
+    return factor
+
+
+# ------------------------------------------------------------------- step & eval
+
+
+def train_step(net, loss_fn, lab: torch.Tensor, optimizer, scaler, autocast) -> float:
+    """One optimisation step on a batch of LAB crops (B, 3, S, S); returns the loss."""
+    net.train()
+    x = color.l_to_net(lab[:, :1])
+    with autocast:
+        out = net(x)
+    loss = loss_fn(out.float(), lab[:, 1:])
+    optimizer.zero_grad(set_to_none=True)
+    scaler.scale(loss).backward()
+    scaler.step(optimizer)
+    scaler.update()
+    return loss.item()
+
+
+@torch.no_grad()
+def predict_rgb(net: model.ColorNet, lab: torch.Tensor) -> torch.Tensor:
+    """Colorize LAB crops from their L alone: (B, 3, S, S) -> sRGB (B, 3, S, S) in [0, 1]."""
+    L = lab[:, :1]
+    ab = net.predict_ab(color.l_to_net(L))
+    ab = F.interpolate(ab, size=L.shape[-2:], mode="bilinear", align_corners=False)
+    return color.lab_to_rgb_clamped(L, ab)
+
+
+@torch.no_grad()
+def evaluate(net, loss_fn, val_lab: torch.Tensor, batch_size: int, device) -> dict:
+    """Validation figures over LAB crops (N, 3, S, S): loss, PSNR and colourfulness
+    of the prediction, of the truth, and of the grey baseline (a = b = 0)."""
+    net.eval()
+    sums = {"val_loss": 0.0, "psnr": 0.0, "psnr_grey": 0.0, "colorfulness": 0.0, "colorfulness_truth": 0.0}
+    n = len(val_lab)
+    for i in range(0, n, batch_size):
+        lab = val_lab[i : i + batch_size].to(device)
+        out = net(color.l_to_net(lab[:, :1]))
+        sums["val_loss"] += loss_fn(out.float(), lab[:, 1:]).item() * len(lab)
+        pred = predict_rgb(net, lab)
+        truth = color.lab_to_rgb(lab)
+        grey = color.lab_to_rgb(torch.cat([lab[:, :1], torch.zeros_like(lab[:, 1:])], 1))
+        sums["psnr"] += metrics.psnr(pred, truth).sum().item()
+        sums["psnr_grey"] += metrics.psnr(grey, truth).sum().item()
+        sums["colorfulness"] += metrics.colorfulness(pred).sum().item()
+        sums["colorfulness_truth"] += metrics.colorfulness(truth).sum().item()
+    return {k: v / n for k, v in sums.items()}
+
+
+def selection_score(m: dict) -> tuple:
+    """Which epoch is best: the highest PSNR among those whose colourfulness reaches
+    60% of the truth's; while none does, the most colourful."""
+    ratio = m["colorfulness"] / max(m["colorfulness_truth"], 1e-6)
+    return (1, m["psnr"]) if ratio >= 0.6 else (0, ratio)
+
+
+# ------------------------------------------------------------------------- fit
+
+
+def _seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def _model_info(cfg: TrainConfig, net, train_ds, figures: dict) -> checkpoint.ModelInfo:
+    return checkpoint.ModelInfo(
+        arch=cfg.arch,
+        params=model.config_to_dict(net.cfg),
+        train_size=cfg.size,
+        data={"folders": cfg.data, **train_ds.summary(), "loss": cfg.loss, "pretrained": cfg.pretrained},
+        validation={k: round(v, 4) for k, v in figures.items()},
+    )
+
+
+def fit(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> tuple[model.ColorNet, dict]:
+    """Train as ``cfg`` says; returns the network as it ends and the best epoch's
+    validation figures.
+
+    Writes into ``cfg.out``: config.json, split.json, log.csv, last.pt (resume
+    state), best.safetensors (shipped format), grid_NNN.png, curves.png.
+    """
+    device = pick_device(cfg.device)
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    ddp = setup_distributed(device)
+    if device.type == "cuda" and ddp.world > 1:
+        device = torch.device("cuda", torch.cuda.current_device())
+    out = Path(cfg.out)
+    state_path = out / "last.pt"
+    if ddp.main:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "config.json").write_text(json.dumps(dataclasses.asdict(cfg), indent=1))
+    _seed_everything(cfg.seed)
+
+    split_path = out / "split.json"
+    if resume and split_path.exists():
+        train_files, val_files = data.read_split(split_path)
+    else:
+        train_files, val_files = data.split_files(data.find_images(cfg.data), cfg.val_fraction, cfg.seed)
+        if ddp.main:
+            data.write_split(split_path, train_files, val_files)
+    dcfg = data.DataConfig(size=cfg.size, cache=cfg.cache)
+    train_ds = data.PhotoDataset(train_files, dcfg, train=True, seed=cfg.seed)
+    val_ds = data.PhotoDataset(val_files, dcfg, train=False)
+    val_lab = torch.stack([val_ds[i] for i in range(len(val_ds))])
+    if ddp.main and progress:
+        print(
+            f"data: {len(train_ds)} training, {len(val_ds)} validation images "
+            f"({len(train_ds.skipped) + len(val_ds.skipped)} skipped: unreadable or grey)"
+        )
+
+    net = build_network(cfg).to(device).to(memory_format=torch.channels_last)
+    loss_fn = _make_loss(cfg, train_ds, out, ddp).to(device)
+    sampler = DistributedSampler(train_ds, ddp.world, ddp.rank, shuffle=True, seed=cfg.seed) if ddp.world > 1 else None
+    loader = DataLoader(
+        train_ds,
+        batch_size=cfg.batch_size,
+        shuffle=sampler is None,
+        sampler=sampler,
+        num_workers=cfg.workers,
+        drop_last=True,
+        generator=torch.Generator().manual_seed(cfg.seed),
+        pin_memory=device.type == "cuda",
+    )
+    steps_per_epoch = min(len(loader), cfg.max_steps) if cfg.max_steps else len(loader)
+    if steps_per_epoch == 0:
+        raise data.DataError(f"{len(train_ds)} training images: fewer than one batch of {cfg.batch_size}")
+    optimizer = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, cosine_with_warmup(cfg.epochs * steps_per_epoch, cfg.warmup_steps)
+    )
+    autocast, scaler = amp_context(device)
+    start_epoch, best, best_figures = 0, None, {}
+    if resume and state_path.exists():
+        state = torch.load(state_path, map_location=device, weights_only=True)
+        net.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        scaler.load_state_dict(state["scaler"])
+        start_epoch = state["epoch"]
+        best_figures = json.loads(state["best_figures"])
+        best = selection_score(best_figures) if best_figures else None
+        if ddp.main and progress:
+            print(f"resuming after epoch {start_epoch}")
+    train_net = torch.nn.parallel.DistributedDataParallel(net) if ddp.world > 1 else net
+
+    for epoch in range(start_epoch, cfg.epochs):
+        train_ds.epoch = epoch
+        if sampler is not None:
+            sampler.set_epoch(epoch)
+        t0, total, seen = time.perf_counter(), 0.0, 0
+        bar = tqdm(
+            total=steps_per_epoch, desc=f"epoch {epoch + 1}/{cfg.epochs}", unit="step",
+            disable=not (progress and ddp.main), leave=False,
+        )
+        for step, lab in enumerate(loader):
+            if step >= steps_per_epoch:
+                break
+            lab = lab.to(device, non_blocking=True).contiguous(memory_format=torch.channels_last)
+            loss = train_step(train_net, loss_fn, lab, optimizer, scaler, autocast)
+            scheduler.step()
+            total += loss
+            seen += len(lab) * ddp.world
+            bar.set_postfix(loss=f"{loss:.4f}", samples_s=f"{seen / (time.perf_counter() - t0):.1f}")
+            bar.update()
+        bar.close()
+        seconds = time.perf_counter() - t0
+        if ddp.main:
+            figures = evaluate(net, loss_fn, val_lab, cfg.batch_size, device)
+            row = {
+                "epoch": epoch + 1, "train_loss": total / steps_per_epoch, **figures,
+                "lr": scheduler.get_last_lr()[0], "samples_per_s": seen / seconds, "seconds": seconds,
+            }
+            _append_log(out / "log.csv", row)
+            plots.save_grid(out / f"grid_{epoch + 1:03d}.png", val_lab[:8], predict_rgb(net, val_lab[:8].to(device)).cpu())
+            score = selection_score(figures)
+            if best is None or score > best:
+                best, best_figures = score, figures
+                checkpoint.save(out / "best.safetensors", net, _model_info(cfg, net, train_ds, figures), half=False)
+            torch.save(
+                {
+                    "model": net.state_dict(), "optimizer": optimizer.state_dict(),
+                    "scheduler": scheduler.state_dict(), "scaler": scaler.state_dict(),
+                    "epoch": epoch + 1, "best_figures": json.dumps(best_figures),
+                },
+                str(state_path) + ".part",
+            )
+            os.replace(str(state_path) + ".part", state_path)
+            if progress:
+                print(
+                    f"epoch {epoch + 1}: loss {row['train_loss']:.4f} val {figures['val_loss']:.4f} "
+                    f"PSNR {figures['psnr']:.2f} (grey {figures['psnr_grey']:.2f}) colourfulness "
+                    f"{figures['colorfulness']:.1f}/{figures['colorfulness_truth']:.1f} "
+                    f"{row['samples_per_s']:.1f} samples/s"
+                )
+        ddp.barrier()
+    if ddp.main:
+        plots.save_curves(out / "log.csv", out / "curves.png")
+    if ddp.world > 1:
+        dist.destroy_process_group()
+    return net, best_figures
+
+
+def _make_loss(cfg: TrainConfig, train_ds, out: Path, ddp: Dist) -> torch.nn.Module:
+    if cfg.loss != "classify":
+        return losses.LOSSES[cfg.loss]()
+    # Every rank computes the same prior from the same seeded crops, so no
+    # exchange is needed, and a resumed run gets the prior it started with.
+    batches = (
+        torch.stack([train_ds[j] for j in range(i, min(i + 64, len(train_ds)))])[:, 1:]
+        for i in range(0, len(train_ds), 64)
+    )
+    prior = losses.bin_prior(batches)
+    if ddp.main:
+        (out / "prior.json").write_text(json.dumps(prior.tolist()))
+    return losses.ClassifyLoss(prior)
+
+
+def _append_log(path: Path, row: dict) -> None:
+    new = not path.exists()
+    with path.open("a", newline="") as f:
+        w = csv.DictWriter(f, LOG_FIELDS)
+        if new:
+            w.writeheader()
+        w.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()})
