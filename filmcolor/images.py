@@ -241,8 +241,9 @@ def expand_inputs(inputs: list[str | os.PathLike], recursive: bool = False) -> l
 def plan_jobs(inputs: list[str | os.PathLike], output: str | os.PathLike | None, recursive: bool = False) -> list[Job]:
     """Decide where each result goes.
 
-    One input file and ``output``: the output is that file (or a file of the
-    same name inside it, if it is a folder). Otherwise ``output`` is a folder:
+    One input file and ``output`` with a picture suffix: the output is that
+    file; a folder (existing, or a name without suffix) gets a file of the
+    input's name inside it. Otherwise ``output`` is a folder:
     results keep their file names (and their sub-folder under a folder input).
     Without ``output``: ``<stem>_color<suffix>`` beside the input. An output
     that would overwrite an input, or another output, is an error of that job.
@@ -254,7 +255,7 @@ def plan_jobs(inputs: list[str | os.PathLike], output: str | os.PathLike | None,
     for src, root in found:
         if out is None:
             dst = src.with_name(f"{src.stem}_color{src.suffix}")
-        elif single and not out.is_dir():
+        elif single and not out.is_dir() and out.suffix:
             dst = out
         else:
             dst = out / (src.relative_to(root) if root is not None else src.name)

@@ -147,15 +147,17 @@ def predict_rgb(net: model.ColorNet, lab: torch.Tensor) -> torch.Tensor:
 
 @torch.no_grad()
 def evaluate(net, loss_fn, val_lab: torch.Tensor, batch_size: int, device) -> dict:
-    """Validation figures over LAB crops (N, 3, S, S): loss, PSNR and colourfulness
-    of the prediction, of the truth, and of the grey baseline (a = b = 0)."""
+    """Validation figures over LAB crops (N, 3, S, S): loss (unless ``loss_fn`` is
+    None), PSNR and colourfulness of the prediction, of the truth, and of the grey
+    baseline (a = b = 0)."""
     net.eval()
     sums = {"val_loss": 0.0, "psnr": 0.0, "psnr_grey": 0.0, "colorfulness": 0.0, "colorfulness_truth": 0.0}
     n = len(val_lab)
     for i in range(0, n, batch_size):
         lab = val_lab[i : i + batch_size].to(device)
-        out = net(color.l_to_net(lab[:, :1]))
-        sums["val_loss"] += loss_fn(out.float(), lab[:, 1:]).item() * len(lab)
+        if loss_fn is not None:
+            out = net(color.l_to_net(lab[:, :1]))
+            sums["val_loss"] += loss_fn(out.float(), lab[:, 1:]).item() * len(lab)
         pred = predict_rgb(net, lab)
         truth = color.lab_to_rgb(lab)
         grey = color.lab_to_rgb(torch.cat([lab[:, :1], torch.zeros_like(lab[:, 1:])], 1))
@@ -292,7 +294,8 @@ def fit(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> tuple[
                 "lr": scheduler.get_last_lr()[0], "samples_per_s": seen / seconds, "seconds": seconds,
             }
             _append_log(out / "log.csv", row)
-            plots.save_grid(out / f"grid_{epoch + 1:03d}.png", val_lab[:8], predict_rgb(net, val_lab[:8].to(device)).cpu())
+            show = val_lab[torch.linspace(0, len(val_lab) - 1, min(8, len(val_lab))).long()]
+            plots.save_grid(out / f"grid_{epoch + 1:03d}.png", show, predict_rgb(net, show.to(device)).cpu())
             score = selection_score(figures)
             if best is None or score > best:
                 best, best_figures = score, figures

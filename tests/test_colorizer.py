@@ -1,0 +1,120 @@
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from filmcolor import Colorizer, color
+from filmcolor.colorizer import pick_device, small_shape
+
+
+@pytest.fixture(scope="module")
+def colorizer(tiny_model) -> Colorizer:
+    return Colorizer.load(tiny_model, device="cpu", size=64)
+
+
+def lightness(rgb: np.ndarray) -> np.ndarray:
+    peak = float(np.iinfo(rgb.dtype).max)
+    return cv2.cvtColor(rgb[..., :3].astype(np.float32) / peak, cv2.COLOR_RGB2LAB)[..., 0]
+
+
+def test_small_shape_keeps_aspect():
+    assert small_shape(720, 1280, 128) == (128, 228)
+    assert small_shape(1280, 720, 128) == (228, 128)
+    assert small_shape(100, 100, 256) == (256, 256)
+
+
+@pytest.mark.parametrize("kind", ["grey8", "rgb8", "rgb16", "rgba8", "greyalpha8", "grey16"])
+def test_colorize_keeps_size_depth_alpha_and_lightness(colorizer, photo, kind):
+    grey = cv2.cvtColor(photo, cv2.COLOR_RGB2GRAY)
+    image = {
+        "grey8": grey,
+        "rgb8": photo,
+        "rgb16": photo.astype(np.uint16) * 257,
+        "rgba8": np.dstack([photo, np.arange(photo.shape[1], dtype=np.uint8)[None].repeat(photo.shape[0], 0)]),
+        "greyalpha8": np.dstack([grey, np.full_like(grey, 77)]),
+        "grey16": grey.astype(np.uint16) * 257,
+    }[kind]
+    out = colorizer.colorize(image)
+    h, w = image.shape[:2]
+    has_alpha = image.ndim == 3 and image.shape[2] in (2, 4)
+    assert out.shape == (h, w, 4 if has_alpha else 3)
+    assert out.dtype == image.dtype
+    if has_alpha:
+        assert np.array_equal(out[..., 3], image[..., -1])
+    src = image[..., 0] if image.ndim == 3 and image.shape[2] == 2 else image
+    src_rgb = np.dstack([src] * 3) if src.ndim == 2 else src[..., :3]
+    diff = np.abs(lightness(out) - lightness(src_rgb))
+    assert diff.mean() < 0.5  # output L equals input L within rounding
+    assert np.percentile(diff, 99) < 2.0
+
+
+def test_colour_input_is_recoloured_from_its_lightness(colorizer, photo):
+    toned = photo.copy()
+    toned[..., 2] = toned[..., 2] // 3  # a strong yellow cast
+    a = colorizer.colorize(toned)
+    b = colorizer.colorize(np.dstack([cv2.cvtColor(toned, cv2.COLOR_RGB2GRAY)] * 3))
+    # same lightness in, nearly the same colour out: the cast is gone, not kept
+    lab_a = cv2.cvtColor(a, cv2.COLOR_RGB2LAB).astype(int)
+    lab_t = cv2.cvtColor(toned, cv2.COLOR_RGB2LAB).astype(int)
+    assert np.abs(lab_a[..., 2] - lab_t[..., 2]).mean() > 5
+    assert b.shape == a.shape
+
+
+@pytest.mark.parametrize("shape", [(37, 1001), (1001, 37), (33, 33), (1, 64)])
+def test_odd_sizes(colorizer, shape):
+    image = (np.random.default_rng(0).random(shape) * 255).astype(np.uint8)
+    assert colorizer.colorize(image).shape == (*shape, 3)
+
+
+def test_network_sees_short_side_at_size_without_stretching(tiny_model, monkeypatch):
+    c = Colorizer.load(tiny_model, device="cpu", size=64)
+    seen = []
+    real = c.net.predict_ab
+
+    def spy(x):
+        seen.append(tuple(x.shape))
+        return real(x)
+
+    monkeypatch.setattr(c.net, "predict_ab", spy)
+    c.colorize(np.zeros((300, 1000), np.uint8))
+    # short side 64, long side 213 padded (not stretched) to 224
+    assert seen == [(1, 1, 64, 224)]
+
+
+def test_ab_small_batches_and_clamps(colorizer):
+    L = torch.rand(5, 1, 40, 70) * 100
+    ab = colorizer.ab_small(L)
+    assert ab.shape == (5, 2, 40, 70)
+    rgb = color.lab_to_rgb_unclipped(torch.cat([L, ab], 1))
+    assert rgb.min() > -0.02 and rgb.max() < 1.02
+
+
+def test_grey_stays_plausible_not_random(tiny_model):
+    """Same picture twice: same colours (no randomness at inference)."""
+    c = Colorizer.load(tiny_model, device="cpu", size=64)
+    image = np.tile(np.arange(256, dtype=np.uint8), (64, 1))
+    assert np.array_equal(c.colorize(image), c.colorize(image))
+
+
+def test_bad_arguments(colorizer, tiny_model):
+    with pytest.raises(ValueError, match="uint8 or uint16"):
+        colorizer.colorize(np.zeros((8, 8), np.float32))
+    with pytest.raises(ValueError, match="expected"):
+        colorizer.colorize(np.zeros((8, 8, 5), np.uint8))
+    with pytest.raises(ValueError, match="multiple of 32"):
+        Colorizer.load(tiny_model, size=100)
+    with pytest.raises(ValueError, match="unknown device"):
+        pick_device("quantum")
+
+
+def test_device_auto_falls_back_to_cpu():
+    if not torch.cuda.is_available():
+        assert pick_device("auto").type in ("cpu", "mps")
+    assert pick_device("cpu").type == "cpu"
+
+
+def test_bundled_default_loads():
+    c = Colorizer.load(device="cpu")
+    assert c.info.arch in ("unet", "effunet")
+    out = c.colorize(np.full((40, 60), 128, np.uint8))
+    assert out.shape == (40, 60, 3)

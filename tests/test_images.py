@@ -1,0 +1,269 @@
+import io
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from conftest import REPO
+from PIL import Image, ImageCms
+
+from filmcolor.cli import main
+from filmcolor.errors import InputError
+from filmcolor.images import Picture, plan_jobs, read_picture, write_picture
+
+PHOTO = REPO / "tests" / "data" / "photo.jpg"
+
+
+@pytest.fixture
+def run(tiny_model):
+    """Invoke `filmcolor image ...` with the tiny model; returns the click Result."""
+
+    def invoke(*args):
+        return CliRunner().invoke(main, ["image", *map(str, args), "--model", str(tiny_model), "--size", "64"])
+
+    return invoke
+
+
+def rgb_of(path: Path) -> np.ndarray:
+    return np.asarray(Image.open(path))
+
+
+def make(path: Path, array: np.ndarray, **save) -> Path:
+    if array.dtype == np.uint16:
+        bgr = array if array.ndim == 2 else cv2.cvtColor(array, cv2.COLOR_RGB2BGR)
+        assert cv2.imwrite(str(path), bgr)
+    else:
+        Image.fromarray(array).save(path, **save)
+    return path
+
+
+def grey(h=48, w=64) -> np.ndarray:
+    return np.tile(np.linspace(0, 255, w).astype(np.uint8), (h, 1))
+
+
+# ---------------------------------------------------------------- reading
+
+
+def test_exif_orientation_is_applied_and_reset(tmp_path):
+    im = Image.fromarray(grey(20, 40))
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 clockwise to view
+    exif[0x010F] = "ACME camera"
+    path = tmp_path / "o.jpg"
+    im.save(path, exif=exif.tobytes())
+    pic = read_picture(path)
+    assert pic.pixels.shape == (40, 20)
+    back = Image.Exif()
+    back.load(pic.exif)
+    assert back[0x0112] == 1 and back[0x010F] == "ACME camera"
+
+
+def test_sixteen_bit_png_stays_sixteen_bit(tmp_path):
+    a = (np.random.default_rng(0).random((30, 40, 3)) * 65535).astype(np.uint16)
+    pic = read_picture(make(tmp_path / "a.png", a))
+    assert pic.pixels.dtype == np.uint16 and np.array_equal(pic.pixels, a)
+
+
+def test_read_refuses_huge_pictures_from_the_header(tmp_path):
+    # a real JPEG whose header claims 30000 x 30000: refused before decoding
+    buf = io.BytesIO()
+    Image.fromarray(grey(16, 16)).save(buf, format="JPEG")
+    data = bytearray(buf.getvalue())
+    sof = data.find(b"\xff\xc0")
+    data[sof + 5 : sof + 9] = (30000).to_bytes(2, "big") * 2
+    path = tmp_path / "huge.jpg"
+    path.write_bytes(bytes(data))
+    with pytest.raises(InputError, match="30000x30000 is 900 megapixels"):
+        read_picture(path)
+
+
+@pytest.mark.parametrize(
+    "content,match",
+    [(b"hello, not a picture", "not a picture"), (b"", "not a picture")],
+)
+def test_read_not_a_picture(tmp_path, content, match):
+    p = tmp_path / "x.jpg"
+    p.write_bytes(content)
+    with pytest.raises(InputError, match=match):
+        read_picture(p)
+
+
+@pytest.mark.parametrize("suffix", [".jpg", ".png", ".webp", ".tif"])
+def test_read_truncated(tmp_path, suffix):
+    good = make(tmp_path / f"g{suffix}", np.dstack([grey(200, 300)] * 3))
+    bad = tmp_path / f"t{suffix}"
+    bad.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+    with pytest.raises(InputError):
+        read_picture(bad)
+
+
+def test_write_is_atomic(tmp_path, monkeypatch):
+    target = tmp_path / "out.png"
+
+    def explode(self, *a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Image.Image, "save", explode)
+    with pytest.raises(KeyboardInterrupt):
+        write_picture(target, Picture(np.zeros((4, 4, 3), np.uint8), "PNG"))
+    assert list(tmp_path.iterdir()) == []
+
+
+# ---------------------------------------------------------------- planning
+
+
+def test_plan_names(tmp_path):
+    a = make(tmp_path / "a.jpg", grey())
+    (tmp_path / "d" / "sub").mkdir(parents=True)
+    make(tmp_path / "d" / "b.png", grey())
+    make(tmp_path / "d" / "sub" / "c.png", grey())
+    assert plan_jobs([a], None)[0].dst == tmp_path / "a_color.jpg"
+    assert plan_jobs([a], tmp_path / "x.jpg")[0].dst == tmp_path / "x.jpg"
+    flat = plan_jobs([tmp_path / "d"], tmp_path / "out")
+    assert [j.dst for j in flat] == [tmp_path / "out" / "b.png"]
+    deep = plan_jobs([tmp_path / "d"], tmp_path / "out", recursive=True)
+    assert [j.dst for j in deep] == [tmp_path / "out" / "b.png", tmp_path / "out" / "sub" / "c.png"]
+
+
+def test_plan_refuses_to_overwrite_inputs(tmp_path):
+    a = make(tmp_path / "a.jpg", grey())
+    assert "is an input" in plan_jobs([a], a)[0].error
+    b = make(tmp_path / "sub" / "a.jpg", grey()) if (tmp_path / "sub").mkdir() is None else None
+    jobs = plan_jobs([a, b], tmp_path / "out")
+    assert jobs[0].error is None and "another input" in jobs[1].error
+
+
+def test_folder_scan_skips_earlier_results(tmp_path):
+    make(tmp_path / "a.jpg", grey())
+    make(tmp_path / "a_color.jpg", grey())
+    make(tmp_path / "z_color.jpg", grey())  # no z.jpg: a picture of its own
+    assert sorted(j.src.name for j in plan_jobs([tmp_path], None)) == ["a.jpg", "z_color.jpg"]
+
+
+# ---------------------------------------------------------------- the command
+
+
+def test_single_file_beside_the_input(run, tmp_path):
+    src = make(tmp_path / "p.jpg", cv2.cvtColor(cv2.imread(str(PHOTO)), cv2.COLOR_BGR2GRAY))
+    r = run(src)
+    assert r.exit_code == 0, r.output
+    out = rgb_of(tmp_path / "p_color.jpg")
+    assert out.shape == (240, 320, 3)
+    assert "wrote" in r.output
+
+
+def test_output_file_and_quiet(run, tmp_path):
+    src = make(tmp_path / "p.png", grey())
+    r = run(src, "-o", tmp_path / "colour.png", "-q")
+    assert r.exit_code == 0 and r.output == ""
+    assert rgb_of(tmp_path / "colour.png").shape == (48, 64, 3)
+
+
+@pytest.mark.parametrize(
+    "name,array,mode",
+    [
+        ("a.jpg", np.dstack([grey()] * 3), "RGB"),
+        ("a.png", grey(), "RGB"),
+        ("a.webp", np.dstack([grey()] * 3), "RGB"),
+        ("a.bmp", np.dstack([grey()] * 3), "RGB"),
+        ("a.tif", grey(), "RGB"),
+        ("rgba.png", np.dstack([grey()] * 3 + [np.full((48, 64), 99, np.uint8)]), "RGBA"),
+    ],
+)
+def test_formats_keep_their_kind(run, tmp_path, name, array, mode):
+    src = make(tmp_path / name, array)
+    r = run(src, "-o", tmp_path / "out")
+    assert r.exit_code == 0, r.output
+    out = Image.open(tmp_path / "out" / name)
+    assert out.format == Image.open(src).format
+    assert out.mode == mode and out.size == (64, 48)
+    if mode == "RGBA":
+        assert (np.asarray(out)[..., 3] == 99).all()
+
+
+@pytest.mark.parametrize("name", ["deep.png", "deep.tif"])
+def test_sixteen_bit_outputs(run, tmp_path, name):
+    a = (np.tile(np.linspace(0, 65535, 64), (48, 1))).astype(np.uint16)
+    src = make(tmp_path / name, a)
+    r = run(src, "-o", tmp_path / "out")
+    assert r.exit_code == 0, r.output
+    back = cv2.imread(str(tmp_path / "out" / name), cv2.IMREAD_UNCHANGED)
+    assert back.dtype == np.uint16 and back.shape == (48, 64, 3)
+
+
+def test_metadata_is_kept(run, tmp_path):
+    icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    exif = Image.Exif()
+    exif[0x010F] = "ACME camera"
+    src = tmp_path / "m.jpg"
+    Image.fromarray(grey()).save(src, exif=exif.tobytes(), icc_profile=icc)
+    assert run(src).exit_code == 0
+    out = Image.open(tmp_path / "m_color.jpg")
+    assert out.info.get("icc_profile") == icc
+    assert out.getexif()[0x010F] == "ACME camera"
+
+
+def test_compare_writes_side_by_side(run, tmp_path):
+    src = make(tmp_path / "c.png", grey())
+    assert run(src, "--compare").exit_code == 0
+    cmp = rgb_of(tmp_path / "c_color_compare.png")
+    assert cmp.shape == (48, 128, 3)
+    left = cmp[:, :64]
+    assert (left[..., 0] == left[..., 1]).all()  # the grey half is grey
+
+
+def test_size_model_and_device_options(tiny_model, tmp_path):
+    src = make(tmp_path / "s.png", grey(100, 300))
+    r = CliRunner().invoke(main, ["image", str(src), "--model", str(tiny_model), "--size", "32", "--device", "cpu"])
+    assert r.exit_code == 0, r.output
+    r = CliRunner().invoke(main, ["image", str(src), "--model", str(tiny_model), "--size", "50"])
+    assert r.exit_code == 2 and "multiple of 32" in r.output
+    r = CliRunner().invoke(main, ["image", str(src), "--model", str(tmp_path / "none.safetensors")])
+    assert r.exit_code == 1 and "no such model file" in r.output
+
+
+def test_batch_goes_on_past_bad_files(run, tmp_path):
+    make(tmp_path / "in" / "good1.png", grey()) if (tmp_path / "in").mkdir() is None else None
+    make(tmp_path / "in" / "good2.jpg", np.dstack([grey()] * 3))
+    (tmp_path / "in" / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 definitely not finished")
+    (tmp_path / "in" / "notes.png").write_text("text")
+    r = run(tmp_path / "in", tmp_path / "missing.jpg", "-o", tmp_path / "out")
+    assert r.exit_code == 1
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["good1.png", "good2.jpg"]
+    assert "Traceback" not in r.output
+    errors = [line for line in r.output.splitlines() if line.startswith("error:")]
+    assert len(errors) == 3
+    assert any("missing.jpg: no such file" in e for e in errors)
+    assert "2 colorized" in r.output and "3 failed" in r.output
+
+
+def test_unwritable_output_folder(run, tmp_path):
+    src = make(tmp_path / "p.png", grey())
+    blocker = tmp_path / "file"
+    blocker.write_text("a file, not a folder")
+    r = run(src, "-o", blocker / "out.png")
+    assert r.exit_code == 1
+    assert "error:" in r.output and "Traceback" not in r.output
+    assert not list(tmp_path.glob("**/*.part*"))
+
+
+def test_limit_option(run, tmp_path):
+    src = make(tmp_path / "p.png", grey(400, 400))
+    r = run(src, "--max-megapixels", "0.1")
+    assert r.exit_code == 1 and "above the limit of 0.1" in r.output
+
+
+def test_debug_shows_the_traceback(tiny_model, tmp_path):
+    r = CliRunner().invoke(main, ["image", str(tmp_path / "x.png"), "--model", str(tmp_path / "no.safetensors"), "--debug"])
+    assert r.exit_code != 0 and r.exception is not None and not isinstance(r.exception, SystemExit)
+
+
+def test_recursive_folder(run, tmp_path):
+    (tmp_path / "a" / "b").mkdir(parents=True)
+    make(tmp_path / "a" / "one.png", grey())
+    make(tmp_path / "a" / "b" / "two.png", grey())
+    assert run(tmp_path / "a").exit_code == 0
+    assert (tmp_path / "a" / "one_color.png").exists() and not (tmp_path / "a" / "b" / "two_color.png").exists()
+    assert run(tmp_path / "a", "-r").exit_code == 0
+    assert (tmp_path / "a" / "b" / "two_color.png").exists()
