@@ -177,5 +177,68 @@ def video(src, dst, codec, crf, preset, batch_size, no_smooth, deinterlace, mode
                    f"({report.frames / max(seconds, 1e-9):.1f} fps){kept}", err=True)
 
 
+@main.command(context_settings=CONTEXT)
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also write the figures here: one entry per input and a 'mean' entry.")
+@click.option("--save", type=click.Path(file_okay=False, path_type=Path), help="Keep the colorized outputs here.")
+@click.option("--every", default=1, type=click.IntRange(min=1), help="Films: score every n-th frame.")
+@click.option("--model", "model_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="A .safetensors model (default: the bundled one).")
+@click.option("--device", default="auto")
+@click.option("--size", type=click.IntRange(32, 2048), default=None,
+              help="Network size (default: 256 for photos, 128 for films, as the other commands).")
+@click.option("-q", "--quiet", is_flag=True, help="No table on the terminal.")
+@click.option("--debug", is_flag=True, help="Show tracebacks.")
+@guarded
+def evaluate(paths, json_path, save, every, model_path, device, size, quiet, debug):
+    """Measure colour quality on colour photos or films: each is made grey,
+    colorized, and compared with its original (PSNR, SSIM, CIEDE2000,
+    colourfulness; films also flicker), beside the grey baseline."""
+    import json
+
+    from .evaluate import VIDEO_SUFFIXES, EvalOptions, find_inputs, with_mean
+    from .evaluate import evaluate as run_evaluation
+
+    inputs = find_inputs(list(paths))
+    if not inputs:
+        fail("nothing to evaluate in " + ", ".join(map(str, paths)))
+    if save:
+        save.mkdir(parents=True, exist_ok=True)
+    opts = EvalOptions(every=every, save=save)
+    failed = []
+
+    def on_error(path: Path, message: str) -> None:
+        failed.append(path)
+        click.echo(f"error: {path}: {message}", err=True)
+
+    results = []
+    for group, default_size in ((False, 256), (True, 128)):
+        chosen = [p for p in inputs if (p.suffix.lower() in VIDEO_SUFFIXES) == group]
+        if chosen:
+            colorizer = load_colorizer(model_path, device, size or default_size)
+            results += run_evaluation(colorizer, chosen, opts, on_error)
+    results = with_mean(results)
+    if not quiet and results:
+        click.echo(_table(results))
+    if json_path and results:
+        json_path.write_text(json.dumps(results, indent=1))
+    if failed or not results:
+        sys.exit(EXIT_FAILED)
+
+
+def _table(results: list[dict]) -> str:
+    head = "| input | PSNR (grey) | SSIM (grey) | CIEDE2000 (grey) | colourfulness / truth | consistency | warp |"
+    lines = [head, "|---|---|---|---|---|---|---|"]
+    for r in results:
+        temporal = (f"{r['consistency']:.4f} | {r['warp_error']:.4f}" if "consistency" in r else "- | -")
+        lines.append(
+            f"| {Path(r['path']).name} | {r['psnr']:.2f} ({r['grey_psnr']:.2f}) | {r['ssim']:.3f} ({r['grey_ssim']:.3f}) "
+            f"| {r['ciede2000']:.2f} ({r['grey_ciede2000']:.2f}) | {r['colorfulness']:.1f} / {r['colorfulness_truth']:.1f} "
+            f"| {temporal} |"
+        )
+    return "\n".join(lines)
+
+
 if __name__ == "__main__":
     main()

@@ -1,0 +1,78 @@
+"""Network cost: GFLOP and milliseconds a frame, per architecture, head and size.
+
+    python benchmarks/networks.py [--threads 2] [--batch 8] [--device cpu]
+
+Prints a Markdown table. ms/frame is the median of 5 timed batches after 2
+warm-up batches, inference mode, channels-last on the CPU.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+from filmcolor import checkpoint, model
+
+CONFIGS = [
+    ("unet", {"channels": [16, 32, 64, 128, 256]}, "regression"),
+    ("unet", {"channels": [16, 32, 64, 128, 256]}, "classify"),
+    ("effunet", {}, "regression"),
+    ("effunet", {}, "classify"),
+]
+
+
+def gflop(net, x) -> float:
+    with FlopCounterMode(display=False) as counter:
+        net.predict_ab(x)
+    return counter.get_total_flops() / 1e9 / len(x)
+
+
+def ms_per_frame(net, x, repeats: int = 5) -> float:
+    for _ in range(2):
+        net.predict_ab(x)
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        net.predict_ab(x)
+        if x.is_cuda:
+            torch.cuda.synchronize()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times) / len(x) * 1000
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--batch", type=int, default=8)
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--sizes", type=int, nargs="+", default=[128, 256])
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    device = torch.device(args.device)
+    _, default = checkpoint.load()
+    rows = []
+    for arch, params, head in CONFIGS:
+        net = model.build(arch, {**params, "head": {"kind": head}}).eval().to(device)
+        if device.type == "cpu":
+            net = net.to(memory_format=torch.channels_last)
+        mark = " (default)" if default.arch == arch and default.params["head"]["kind"] == head else ""
+        params_m = sum(p.numel() for p in net.parameters()) / 1e6
+        for size in args.sizes:
+            x = torch.rand(args.batch, 1, size, size, device=device) * 2 - 1
+            if device.type == "cpu":
+                x = x.contiguous(memory_format=torch.channels_last)
+            with torch.inference_mode():
+                rows.append((f"{arch} {head}{mark}", f"{params_m:.2f}", size, gflop(net, x), ms_per_frame(net, x)))
+    print(f"device {args.device}, {args.threads} threads, batch {args.batch}\n")
+    print("| network | M params | size | GFLOP/frame | ms/frame |")
+    print("|---|---|---|---|---|")
+    for name, p, size, g, ms in rows:
+        print(f"| {name} | {p} | {size}x{size} | {g:.2f} | {ms:.1f} |")
+
+
+if __name__ == "__main__":
+    main()

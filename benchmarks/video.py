@@ -1,0 +1,123 @@
+"""Film speed against a plain PyAV transcode, and peak memory for a 1080p film.
+
+    python benchmarks/video.py [--clip samples/video/bigbuckbunny.mp4] [--repeat 2]
+                               [--preset medium] [--size 128] [--memory]
+
+Both runs decode the same file with PyAV and encode with the same libx264
+settings (crf 18, the preset given, same pixel format), copying the audio; the
+transcode does nothing else. Best of --repeat runs each, in one process, so
+the ratio compares like with like. --memory makes 1080p films of two lengths
+and reports the peak resident memory of `filmcolor video` on each: flat
+memory means the two figures agree.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import tempfile
+import time
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+from common import REPO, run_measured
+
+from filmcolor import Colorizer
+from filmcolor.video import VideoOptions, colorize_video
+
+
+def transcode(src: Path, dst: Path, preset: str, crf: int) -> int:
+    """Decode and re-encode with libx264, copying other streams: the baseline."""
+    frames = 0
+    with av.open(str(src)) as inp, av.open(str(dst), "w") as out:
+        vin = inp.streams.video[0]
+        vin.thread_type = "AUTO"
+        rate = vin.average_rate or Fraction(25)
+        vout = out.add_stream("libx264", rate=rate, options={"crf": str(crf), "preset": preset})
+        vout.width, vout.height = vin.codec_context.width, vin.codec_context.height
+        vout.pix_fmt = "yuv420p"
+        vout.time_base = vin.time_base
+        vout.codec_context.time_base = vin.time_base
+        others = {s.index: out.add_stream_from_template(s) for s in inp.streams if s is not vin and s.type == "audio"}
+        for packet in inp.demux():
+            if packet.stream is vin:
+                for frame in packet.decode():
+                    for p in vout.encode(frame):
+                        out.mux(p)
+                    frames += 1
+            elif packet.stream.index in others and packet.size:
+                packet.stream = others[packet.stream.index]
+                out.mux(packet)
+        for p in vout.encode(None):
+            out.mux(p)
+    return frames
+
+
+def speed(clip: Path, repeat: int, preset: str, size: int, batch: int) -> tuple[float, float]:
+    colorizer = Colorizer.load(device="cpu", size=size)
+    best_t = best_c = float("inf")
+    frames = 0
+    with tempfile.TemporaryDirectory() as tmp:
+        for _ in range(repeat):
+            t = time.perf_counter()
+            frames = transcode(clip, Path(tmp) / "t.mp4", preset, 18)
+            best_t = min(best_t, time.perf_counter() - t)
+            t = time.perf_counter()
+            colorize_video(colorizer, clip, Path(tmp) / "c.mp4", VideoOptions(preset=preset, batch_size=batch))
+            best_c = min(best_c, time.perf_counter() - t)
+    return frames / best_t, frames / best_c
+
+
+def make_film(path: Path, frames: int, w: int = 1920, h: int = 1080) -> None:
+    rng = np.random.default_rng(0)
+    base = rng.integers(0, 255, (h // 8, w // 8), dtype=np.uint8).repeat(8, 0).repeat(8, 1)
+    with av.open(str(path), "w") as out:
+        s = out.add_stream("libx264", rate=25, options={"preset": "ultrafast", "crf": "23"})
+        s.width, s.height, s.pix_fmt = w, h, "yuv420p"
+        for i in range(frames):
+            y = np.roll(base, 4 * i, axis=1)
+            frame = av.VideoFrame(w, h, "yuv420p")
+            frame.planes[0].update(np.ascontiguousarray(y))
+            frame.planes[1].update(np.full((h // 2, w // 2), 128, np.uint8))
+            frame.planes[2].update(np.full((h // 2, w // 2), 128, np.uint8))
+            frame.pts = i
+            for p in s.encode(frame):
+                out.mux(p)
+        for p in s.encode(None):
+            out.mux(p)
+
+
+def memory(lengths=(250, 1000)) -> list[tuple[int, float, float]]:
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for n in lengths:
+            film = Path(tmp) / f"film{n}.mp4"
+            make_film(film, n)
+            exe = shutil.which("filmcolor") or "filmcolor"
+            s, mb, rc = run_measured([exe, "video", str(film), str(Path(tmp) / "out.mp4"), "-q", "--preset", "ultrafast"])
+            assert rc == 0
+            rows.append((n, mb, n / s))
+    return rows
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--clip", type=Path, default=REPO / "samples" / "video" / "bigbuckbunny.mp4")
+    ap.add_argument("--repeat", type=int, default=2)
+    ap.add_argument("--preset", default="medium")
+    ap.add_argument("--size", type=int, default=128)
+    ap.add_argument("--batch", type=int, default=8)
+    ap.add_argument("--memory", action="store_true")
+    args = ap.parse_args()
+    t_fps, c_fps = speed(args.clip, args.repeat, args.preset, args.size, args.batch)
+    print(f"{args.clip.name}, libx264 crf 18 {args.preset}: transcode {t_fps:.1f} fps, "
+          f"filmcolor video {c_fps:.1f} fps, ratio {c_fps / t_fps:.2f}")
+    if args.memory:
+        for n, mb, fps in memory():
+            print(f"1080p film, {n} frames (preset ultrafast): peak {mb:.0f} MB, {fps:.1f} fps")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,162 @@
+"""How well a model puts colour back: colour photos and films are made grey
+(lightness only), colorized, and compared with the originals.
+
+Per picture or frame: PSNR on RGB, SSIM and mean CIEDE2000 (scikit-image),
+colourfulness of the result and of the original, and the same for the grey
+baseline (a = b = 0). Films add temporal measures: colour distribution
+consistency and warp error (see ``metrics``).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+import torch
+
+from . import metrics
+from .colorizer import Colorizer
+from .errors import InputError
+from .images import FORMATS, grey_rgb, read_picture, write_picture
+from .images import Picture as _Picture
+from .video import VideoOptions, colorize_video
+
+KEYS = ("psnr", "ssim", "ciede2000", "colorfulness", "colorfulness_truth")
+VIDEO_SUFFIXES = {".mp4", ".mkv", ".mov", ".avi", ".webm", ".m4v", ".ts", ".mpg", ".mpeg"}
+_SPACES = {"bt709": "itu709", "bt601": "itu601", "bt2020": "bt2020"}
+
+
+def score(pred: np.ndarray, truth: np.ndarray) -> dict:
+    """Measures of one colorized picture against the original.
+
+    pred, truth: (H, W, 3) uint8 RGB of equal shape. Returns a dict with KEYS:
+    PSNR in dB (peak 255), SSIM in [-1, 1], mean CIEDE2000, colourfulness of
+    ``pred`` and of ``truth``.
+    """
+    from skimage.color import deltaE_ciede2000, rgb2lab
+    from skimage.metrics import peak_signal_noise_ratio, structural_similarity
+
+    if pred.shape != truth.shape or pred.dtype != np.uint8 or truth.dtype != np.uint8:
+        raise ValueError(f"expected two (H, W, 3) uint8 pictures. Got {pred.shape} {pred.dtype}, {truth.shape} {truth.dtype}")
+    small = min(pred.shape[:2])
+    win = min(7, small if small % 2 else small - 1)
+    both = torch.from_numpy(np.stack([pred, truth])).permute(0, 3, 1, 2).float() / 255
+    cf = metrics.colorfulness(both)
+    return {
+        "psnr": float(peak_signal_noise_ratio(truth, pred, data_range=255)),
+        "ssim": float(structural_similarity(truth, pred, channel_axis=2, data_range=255, win_size=max(win, 3))),
+        "ciede2000": float(deltaE_ciede2000(rgb2lab(truth), rgb2lab(pred)).mean()),
+        "colorfulness": float(cf[0]),
+        "colorfulness_truth": float(cf[1]),
+    }
+
+
+def _with_grey(pred: np.ndarray, truth: np.ndarray) -> dict:
+    out = score(pred, truth)
+    out.update({f"grey_{k}": v for k, v in score(grey_rgb(truth), truth).items() if k != "colorfulness_truth"})
+    return out
+
+
+@dataclass
+class EvalOptions:
+    every: int = 1  # films: score every n-th frame (temporal measures use all)
+    save: Path | None = None  # folder for the colorized outputs
+    video: VideoOptions | None = None
+
+
+def evaluate_photo(colorizer: Colorizer, path: Path, opts: EvalOptions) -> dict:
+    pic = read_picture(path)
+    px = pic.pixels
+    if px.ndim == 2 or px.shape[2] == 2:
+        raise InputError("a grey picture has no colour to compare with")
+    truth = px[..., :3]
+    if truth.dtype == np.uint16:
+        truth = (truth // 257).astype(np.uint8)
+    pred = colorizer.colorize(truth)
+    if opts.save:
+        write_picture(opts.save / (path.stem + ".png"), _Picture(pred, "PNG"))
+    return {"path": str(path), "kind": "photo", **_with_grey(pred, truth)}
+
+
+def _rgb_frames(path: Path, matrix: str | None = None):
+    """Decode RGB frames, reading YUV with ``matrix`` (or the file's tag)."""
+    with av.open(str(path)) as c:
+        for f in c.decode(video=0):
+            if matrix:
+                yield f.reformat(format="rgb24", src_colorspace=_SPACES[matrix]).to_ndarray()
+            else:
+                yield f.to_ndarray(format="rgb24")
+
+
+def evaluate_video(colorizer: Colorizer, path: Path, opts: EvalOptions) -> dict:
+    video_opts = opts.video or VideoOptions()
+    video_opts = VideoOptions(**{**video_opts.__dict__, "codec": "ffv1"})  # lossless: no coding noise
+    with tempfile.TemporaryDirectory() as tmp:
+        out = opts.save / (path.stem + ".mkv") if opts.save else Path(tmp) / "out.mkv"
+        colorize_video(colorizer, path, out, video_opts)
+        with av.open(str(out)) as c:
+            tag = c.streams.video[0].codec_context.colorspace
+        matrix = {1: "bt709", 5: "bt601", 6: "bt601", 9: "bt2020"}.get(tag, "bt601")
+        rows, abs_pred, prev, warps = [], [], None, []
+        pairs = zip(_rgb_frames(path, matrix), _rgb_frames(out, matrix), strict=False)
+        for i, (truth, pred) in enumerate(pairs):
+            if i % opts.every == 0:
+                rows.append(_with_grey(pred, truth))
+            lab = cv2.cvtColor(pred[::2, ::2].astype(np.float32) / 255, cv2.COLOR_RGB2LAB)
+            abs_pred.append(lab[..., 1:].transpose(2, 0, 1))
+            grey = cv2.cvtColor(truth, cv2.COLOR_RGB2GRAY)
+            if prev is not None:
+                warps.append(metrics.warp_error(prev[0], grey, prev[1] / 255.0, pred / 255.0))
+            prev = (grey, pred)
+    if not rows:
+        raise InputError("no frames to compare")
+    mean = {k: float(np.mean([r[k] for r in rows])) for k in rows[0]}
+    return {
+        "path": str(path), "kind": "video", "frames": len(abs_pred), **mean,
+        "consistency": metrics.color_consistency(abs_pred),
+        "warp_error": float(np.mean(warps)) if warps else 0.0,
+    }
+
+
+def find_inputs(paths: list[str | os.PathLike]) -> list[Path]:
+    """Files as given; folders give their photos and films (not recursive)."""
+    found: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            found += sorted(q for q in p.iterdir() if q.suffix.lower() in set(FORMATS) | VIDEO_SUFFIXES)
+        else:
+            found.append(p)
+    return found
+
+
+def evaluate(colorizer: Colorizer, paths: list[Path], opts: EvalOptions,
+             on_error: Callable[[Path, str], None] | None = None) -> list[dict]:
+    """One result per input that could be evaluated (see ``with_mean``)."""
+    results = []
+    for path in paths:
+        try:
+            if not path.exists():
+                raise InputError("no such file")
+            if path.suffix.lower() in VIDEO_SUFFIXES:
+                results.append(evaluate_video(colorizer, path, opts))
+            else:
+                results.append(evaluate_photo(colorizer, path, opts))
+        except InputError as e:
+            if on_error is None:
+                raise
+            on_error(path, str(e))
+    return results
+
+
+def with_mean(results: list[dict]) -> list[dict]:
+    """``results`` followed by a 'mean' entry over the measures all of them have."""
+    if not results:
+        return results
+    keys = [k for k in results[0] if isinstance(results[0][k], float) and all(k in r for r in results)]
+    return results + [{"path": "mean", "kind": "mean", **{k: float(np.mean([r[k] for r in results])) for k in keys}}]

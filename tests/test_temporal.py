@@ -1,0 +1,63 @@
+import numpy as np
+import pytest
+
+from filmcolor.temporal import SmoothConfig, Smoother
+
+
+def frame(t: int, h=48, w=64, kind=0):
+    """L of a scene with a bright square moving right by 2 px a frame (kind 0), or a dark room (kind 1)."""
+    L = np.full((h, w), 40.0 if kind == 0 else 10.0, np.float32)
+    L += np.linspace(0, 20, w, dtype=np.float32)[None]
+    if kind == 0:
+        x = 10 + 2 * t
+        L[16:32, x : x + 12] = 85
+    else:
+        L[5:20, 40:60] = 95
+    return L
+
+
+def noisy_ab(L, rng, base=(20.0, 30.0), noise=8.0):
+    ab = np.stack([np.full_like(L, base[0]), np.full_like(L, base[1])])
+    return ab + rng.normal(0, noise, size=(2, 1, 1)).astype(np.float32)  # frame-wide flicker
+
+
+def test_smoothing_reduces_frame_to_frame_flicker():
+    rng = np.random.default_rng(0)
+    sm = Smoother()
+    raw, smooth = [], []
+    for t in range(20):
+        L = frame(t)
+        ab = noisy_ab(L, rng)
+        raw.append(ab)
+        smooth.append(sm.step(L, ab))
+    jitter = lambda seq: np.mean([np.abs(b - a).mean() for a, b in zip(seq, seq[1:], strict=False)])  # noqa: E731
+    assert jitter(smooth) < 0.6 * jitter(raw)
+
+
+def test_cut_resets_history_exactly():
+    rng = np.random.default_rng(1)
+    sm = Smoother()
+    for t in range(5):
+        sm.step(frame(t), noisy_ab(frame(t), rng))
+    L = frame(0, kind=1)
+    ab = noisy_ab(L, rng, base=(-40.0, 10.0))
+    out = sm.step(L, ab)
+    assert sm.cuts == 1
+    assert np.array_equal(out, ab)  # no colour from before the cut
+
+
+def test_moving_object_keeps_its_own_colour():
+    sm = Smoother(SmoothConfig(strength=0.9))
+    for t in range(8):
+        L = frame(t)
+        ab = np.zeros((2, *L.shape), np.float32)
+        ab[0][L > 80] = 60.0  # the square is red, the rest grey
+        out = sm.step(L, ab)
+    square = L > 80
+    assert out[0][square].mean() > 50  # not washed out by the grey that was there before
+    assert np.abs(out[0][~square]).mean() < 5
+
+
+def test_step_checks_shapes():
+    with pytest.raises(ValueError, match="expected"):
+        Smoother().step(np.zeros((4, 4), np.float32), np.zeros((2, 5, 4), np.float32))
