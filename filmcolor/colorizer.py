@@ -2,8 +2,9 @@
 on any device.
 
 The network always runs small: the image's short side is shrunk to ``size``
-(aspect kept; the long side padded by reflection to a multiple of 32 rather
-than stretched). The a/b it predicts are gamut-clamped there, upsampled, and
+and the long side in proportion, to the nearest multiple of 32 (the network
+needs multiples of 32; any other size given to ``ab_small`` is padded by
+reflection instead). The a/b it predicts are gamut-clamped there, upsampled, and
 joined to the untouched full-resolution lightness of the source.
 """
 
@@ -43,9 +44,12 @@ def pick_device(name: str = "auto") -> torch.device:
 
 
 def small_shape(h: int, w: int, size: int) -> tuple[int, int]:
-    """The network's view of an h x w picture: short side ``size``, aspect kept."""
+    """The network's view of an h x w picture: short side ``size``, long side in
+    proportion, rounded to the nearest multiple of 32 (at most 16 pixels off:
+    a 720p frame at 128 is seen at 128 x 224 instead of 128 x 228, and its
+    colour is resized back, so the output is never stretched)."""
     s = size / min(h, w)
-    return max(1, round(h * s)), max(1, round(w * s))
+    return max(32, round(h * s / 32) * 32), max(32, round(w * s / 32) * 32)
 
 
 def _pad32(n: int) -> int:

@@ -18,9 +18,11 @@ def lightness(rgb: np.ndarray) -> np.ndarray:
 
 
 def test_small_shape_keeps_aspect():
-    assert small_shape(720, 1280, 128) == (128, 228)
-    assert small_shape(1280, 720, 128) == (228, 128)
+    assert small_shape(720, 1280, 128) == (128, 224)
+    assert small_shape(1280, 720, 128) == (224, 128)
     assert small_shape(100, 100, 256) == (256, 256)
+    assert small_shape(3000, 4000, 256) == (256, 352)  # 341 -> 352: 3 % wider, never a square
+    assert small_shape(10, 1000, 32) == (32, 3200)
 
 
 @pytest.mark.parametrize("kind", ["grey8", "rgb8", "rgb16", "rgba8", "greyalpha8", "grey16"])
@@ -77,8 +79,11 @@ def test_network_sees_short_side_at_size_without_stretching(tiny_model, monkeypa
 
     monkeypatch.setattr(c.net, "predict_ab", spy)
     c.colorize(np.zeros((300, 1000), np.uint8))
-    # short side 64, long side 213 padded (not stretched) to 224
+    # short side 64, long side 213 in proportion, rounded to 224 (not stretched to 64)
     assert seen == [(1, 1, 64, 224)]
+    seen.clear()
+    c.ab_small(torch.zeros(1, 1, 50, 70))  # other sizes are padded, not resized
+    assert seen == [(1, 1, 64, 96)]
 
 
 def test_ab_small_batches_and_clamps(colorizer):

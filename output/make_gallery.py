@@ -1,0 +1,123 @@
+"""Make the pictures the README shows, from samples/ and the bundled model.
+
+    python output/make_gallery.py
+
+Writes into output/:
+- <sample>.jpg: grey | colour | truth for each photo in samples/ (truth from samples/truth/);
+- bikes_strip.jpg: four frames of samples/video/bikes.mp4 made grey, grey above colour;
+- bikes_color.mp4: the whole clip made grey and colorized by `filmcolor video`;
+- quality_vs_size.png (+ .json): PSNR and colourfulness on samples/truth against --size.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+OUT = REPO / "output"
+sys.path.insert(0, str(REPO / "benchmarks"))
+
+from flicker import decode_rgb, write_grey  # noqa: E402
+
+from filmcolor import Colorizer  # noqa: E402
+from filmcolor.evaluate import score  # noqa: E402
+from filmcolor.images import read_picture  # noqa: E402
+from filmcolor.video import VideoOptions, colorize_video  # noqa: E402
+
+SIZES = (64, 96, 128, 192, 256, 384, 512)
+
+
+def label(img: np.ndarray, text: str) -> np.ndarray:
+    img = img.copy()
+    cv2.putText(img, text, (8, 22), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (0, 0, 0), 3, cv2.LINE_AA)
+    cv2.putText(img, text, (8, 22), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (255, 255, 255), 1, cv2.LINE_AA)
+    return img
+
+
+def fit_height(img: np.ndarray, h: int) -> np.ndarray:
+    return cv2.resize(img, (round(img.shape[1] * h / img.shape[0]), h), interpolation=cv2.INTER_AREA)
+
+
+def photos(colorizer: Colorizer) -> list[str]:
+    made = []
+    for src in sorted((REPO / "samples").glob("*.jpg")):
+        grey = read_picture(src).pixels
+        colour = colorizer.colorize(grey)
+        panels = [label(np.dstack([grey] * 3), "grey"), label(colour, "filmcolor")]
+        truth = REPO / "samples" / "truth" / src.name
+        if truth.exists():
+            panels.append(label(read_picture(truth).pixels, "truth"))
+        row = np.concatenate([fit_height(p, 300) for p in panels], axis=1)
+        cv2.imwrite(str(OUT / src.name), cv2.cvtColor(row, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 88])
+        made.append(src.name)
+    return made
+
+
+def film() -> None:
+    clip = REPO / "samples" / "video" / "bikes.mp4"
+    truth = decode_rgb(clip)
+    colorizer = Colorizer.load(size=128)
+    with tempfile.TemporaryDirectory() as tmp:
+        grey = Path(tmp) / "grey.mkv"
+        write_grey(truth, grey, 25)
+        colorize_video(colorizer, grey, OUT / "bikes_color.mp4", VideoOptions(crf=26, preset="slow"))
+    colour = decode_rgb(OUT / "bikes_color.mp4")
+    picks = [20, 90, 160, 230]
+    top = np.concatenate([np.dstack([cv2.cvtColor(truth[i], cv2.COLOR_RGB2GRAY)] * 3) for i in picks], axis=1)
+    bottom = np.concatenate([colour[i] for i in picks], axis=1)
+    strip = fit_height(np.concatenate([top, bottom], axis=0), 360)
+    cv2.imwrite(str(OUT / "bikes_strip.jpg"), cv2.cvtColor(strip, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 88])
+
+
+def quality_vs_size() -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    truths = [read_picture(p).pixels for p in sorted((REPO / "samples" / "truth").glob("*.jpg"))]
+    rows = []
+    for size in SIZES:
+        c = Colorizer.load(size=size)
+        scores = [score(c.colorize(t), t) for t in truths]
+        rows.append({"size": size, **{k: float(np.mean([s[k] for s in scores])) for k in scores[0]}})
+    grey_psnr = float(np.mean([score(np.dstack([cv2.cvtColor(t, cv2.COLOR_RGB2GRAY)] * 3), t)["psnr"] for t in truths]))
+    (OUT / "quality_vs_size.json").write_text(json.dumps({"grey_psnr": grey_psnr, "rows": rows}, indent=1))
+    fig, ax = plt.subplots(1, 2, figsize=(10, 3.6))
+    ax[0].plot(SIZES, [r["psnr"] for r in rows], "o-", label="filmcolor")
+    ax[0].axhline(grey_psnr, ls="--", c="grey", label="grey")
+    ax[0].set_title("PSNR (dB)")
+    ax[1].plot(SIZES, [r["colorfulness"] for r in rows], "o-", label="filmcolor")
+    ax[1].axhline(rows[0]["colorfulness_truth"], ls="--", c="green", label="truth")
+    ax[1].set_title("colourfulness")
+    for a in ax:
+        a.set_xlabel("--size (short side the network sees, px)")
+        a.set_xscale("log", base=2)
+        a.set_xticks(SIZES, [str(s) for s in SIZES])
+        a.legend()
+    fig.suptitle(f"samples/truth ({len(truths)} photos)")
+    fig.tight_layout()
+    fig.savefig(OUT / "quality_vs_size.png", dpi=80)
+
+
+def main() -> None:
+    OUT.mkdir(exist_ok=True)
+    made = photos(Colorizer.load(size=256))
+    print("photos:", ", ".join(made))
+    film()
+    print("film: bikes_strip.jpg, bikes_color.mp4")
+    quality_vs_size()
+    print("plot: quality_vs_size.png")
+    with av.open(str(OUT / "bikes_color.mp4")) as c:
+        assert c.streams.video[0].frames == 250
+
+
+if __name__ == "__main__":
+    main()
