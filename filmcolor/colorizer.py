@@ -52,6 +52,25 @@ def small_shape(h: int, w: int, size: int) -> tuple[int, int]:
     return max(32, round(h * s / 32) * 32), max(32, round(w * s / 32) * 32)
 
 
+def shrink(plane: np.ndarray, h: int, w: int) -> np.ndarray:
+    """Area-average a picture (H, W) or (H, W, C) down to (h, w).
+
+    OpenCV's area filter is fast only for whole-number factors, so the picture
+    is first reduced by the largest whole factor (dropping at most factor - 1
+    edge rows/columns, invisible at the network's size), then to (h, w):
+    4x faster on a 720p frame than one fractional step.
+    """
+    H, W = plane.shape[:2]
+    k = min(H // h, W // w)
+    if k >= 2:
+        plane = plane[: H - H % k, : W - W % k]
+        plane = cv2.resize(plane, ((W - W % k) // k, (H - H % k) // k), interpolation=cv2.INTER_AREA)
+    if plane.shape[:2] == (h, w):
+        return plane
+    interp = cv2.INTER_AREA if plane.shape[0] >= h else cv2.INTER_LINEAR
+    return cv2.resize(plane, (w, h), interpolation=interp)
+
+
 def _pad32(n: int) -> int:
     return -(-n // 32) * 32
 
@@ -72,7 +91,7 @@ class Colorizer:
         self.cfg = cfg
         self.info = info
         self.device = pick_device(cfg.device)
-        self.net = net.to(self.device).eval()
+        self.net = model.fuse_batchnorm(net).to(self.device)
         if self.device.type == "cpu":
             self.net = self.net.to(memory_format=torch.channels_last)
         self._autocast = contextlib.nullcontext()
@@ -95,12 +114,13 @@ class Colorizer:
     # -------------------------------------------------------------- small size
 
     @torch.inference_mode()
-    def ab_small(self, L: torch.Tensor) -> torch.Tensor:
+    def ab_small(self, L: torch.Tensor, clamp: bool = True) -> torch.Tensor:
         """Colour for a batch of lightness planes at the network's size.
 
         L: (N, 1, h, w) float in [0, 100], any h, w (padded inside to multiples
         of 32). Returns (N, 2, h, w) float32 a/b in LAB units on L's device,
-        gamut-clamped against L. Holds one batch: split long sequences outside.
+        gamut-clamped against L unless ``clamp`` is False (for callers that
+        clamp later anyway). Holds one batch: split long sequences outside.
         """
         color.check_image(L, 1, "L")
         n, _, h, w = L.shape
@@ -115,7 +135,9 @@ class Colorizer:
             ab = self.net.predict_ab(x)  # (N, 2, H', W') at the network's output stride
         ab = F.interpolate(ab.float(), size=(h + ph, w + pw), mode="bilinear", align_corners=False)
         ab = ab[..., :h, :w]
-        return color.clamp_ab(L.to(ab.device, torch.float32), ab).to(L.device)
+        if clamp:
+            ab = color.clamp_ab(L.to(ab.device, torch.float32), ab)
+        return ab.to(L.device)
 
     # ------------------------------------------------------------ still images
 
@@ -140,7 +162,7 @@ class Colorizer:
             pixels = pixels[..., :3]
         h, w = pixels.shape[:2]
         hs, ws = small_shape(h, w, self.size)
-        small = cv2.resize(pixels, (ws, hs), interpolation=cv2.INTER_AREA)
+        small = shrink(pixels, hs, ws)
         L_small = torch.from_numpy(_lightness(small)).view(1, 1, hs, ws)
         ab = self.ab_small(L_small)[0].cpu().numpy()  # (2, hs, ws)
 

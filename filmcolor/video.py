@@ -35,7 +35,7 @@ import torch
 import torch.nn.functional as F
 
 from . import color
-from .colorizer import Colorizer, small_shape
+from .colorizer import Colorizer, shrink, small_shape
 from .errors import FilmcolorError, InputError, OutputError
 from .temporal import Smoother
 
@@ -393,7 +393,7 @@ class Pipeline:
         lumas = [self._luma(f) for f in frames]
         in_bits = lumas[0][1]
         hs, ws = small_shape(self.height, self.width, self.colorizer.size)
-        small = np.stack([cv2.resize(y, (ws, hs), interpolation=cv2.INTER_AREA) for y, _ in lumas])
+        small = np.stack([shrink(y, hs, ws) for y, _ in lumas])
         lut = color.l_from_luma_table(in_bits, self.in_full_range)
         L = torch.from_numpy(lut[small]).unsqueeze(1)  # (N, 1, hs, ws)
         ab = self._predict(L)
@@ -436,7 +436,8 @@ class Pipeline:
         parts, i = [], 0
         while i < len(L):
             try:
-                parts.append(self.colorizer.ab_small(L[i : i + step]).cpu())
+                # clamped once, after smoothing, in _colour_frames
+                parts.append(self.colorizer.ab_small(L[i : i + step], clamp=False).cpu())
                 i += step
             except torch.OutOfMemoryError:
                 if step == 1:
