@@ -59,16 +59,12 @@ def ab_of(rgb: np.ndarray) -> np.ndarray:
     return lab[..., 1:].transpose(2, 0, 1)
 
 
-def find_cuts(frames: list[np.ndarray], threshold: float = 0.25) -> list[int]:
-    """Frames t where the true colour histogram jumps from t-1: scene cuts."""
-    hists = [metrics.ab_histogram(ab_of(f[::4, ::4])) for f in frames]
-    grey = [cv2.calcHist([cv2.cvtColor(f, cv2.COLOR_RGB2GRAY)], [0], None, [32], [0, 256]).ravel() for f in frames]
-    cuts = []
-    for t in range(1, len(frames)):
-        lum = metrics.js_divergence(grey[t - 1], grey[t])
-        if metrics.js_divergence(hists[t - 1], hists[t]) > threshold or lum > threshold:
-            cuts.append(t)
-    return cuts
+def find_cuts(frames: list[np.ndarray], threshold: float = 35.0) -> list[int]:
+    """Frames t whose grey differs from t-1 by more than ``threshold`` levels on
+    average: scene cuts (on bikes.mp4, cuts give 52..84, motion at most 22).
+    Independent of the smoother's own detector, which it checks."""
+    greys = [cv2.cvtColor(f, cv2.COLOR_RGB2GRAY).astype(np.int16) for f in frames]
+    return [t for t in range(1, len(greys)) if np.abs(greys[t] - greys[t - 1]).mean() > threshold]
 
 
 def measures(frames, truth, cuts) -> dict:

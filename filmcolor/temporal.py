@@ -5,8 +5,10 @@ warped onto the current frame by optical flow (OpenCV's DIS, on the small
 lightness planes): an exponential average along motion trajectories. Where
 the warped previous frame does not match the current lightness (occlusion,
 a moving object the flow missed) the blend weight falls to zero, so colour
-is not smeared onto moving objects. At a scene cut (a jump in the luma
-histogram) the history is dropped: no colour crosses a cut.
+is not smeared onto moving objects. At a scene cut the history is dropped,
+so no colour crosses a cut. A cut is a jump in the luma histogram, or a
+previous frame that even motion-compensated does not match the current one
+(on bikes.mp4: cuts leave 15..31 L units of mean mismatch, motion at most 4.4).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ class SmoothConfig:
     strength: float = 0.7  # weight of the warped history where it matches perfectly
     match_sigma: float = 4.0  # L units: mismatch at which the weight falls to 1/e
     cut_threshold: float = 0.35  # Bhattacharyya distance of luma histograms that marks a cut
+    cut_mismatch: float = 10.0  # mean |L - warped previous L| (L units) that marks a cut
 
 
 def histogram(L8: np.ndarray) -> np.ndarray:
@@ -62,14 +65,14 @@ class Smoother:
         if not fresh and is_cut(self._prev_hist, hist, self.cfg.cut_threshold):
             self.cuts += 1
             fresh = True
-        if fresh:
+        out = None if fresh else self._blend(L8, L, ab)
+        if out is None:
             out = ab.astype(np.float32, copy=True)
-        else:
-            out = self._blend(L8, L, ab)
         self._prev_L8, self._prev_L, self._prev_ab, self._prev_hist = L8, L, out, hist
         return out
 
-    def _blend(self, L8: np.ndarray, L: np.ndarray, ab: np.ndarray) -> np.ndarray:
+    def _blend(self, L8: np.ndarray, L: np.ndarray, ab: np.ndarray) -> np.ndarray | None:
+        """The blended a/b, or None when the frames do not match: a cut."""
         flow = self._flow.calc(L8, self._prev_L8, None)  # where each pixel of this frame was before
         h, w = L.shape
         gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
@@ -77,6 +80,9 @@ class Smoother:
         prev = np.dstack([self._prev_L, self._prev_ab[0], self._prev_ab[1]])
         warped = cv2.remap(prev, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         mismatch = np.abs(warped[..., 0] - L)
+        if mismatch.mean() > self.cfg.cut_mismatch:
+            self.cuts += 1
+            return None
         weight = self.cfg.strength * np.exp(-((mismatch / self.cfg.match_sigma) ** 2))
         # pixels whose source lies outside the previous frame have no history
         weight[(mx < 0) | (mx > w - 1) | (my < 0) | (my > h - 1)] = 0

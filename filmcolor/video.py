@@ -29,7 +29,6 @@ from fractions import Fraction
 from pathlib import Path
 
 import av
-import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F

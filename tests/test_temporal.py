@@ -61,3 +61,16 @@ def test_moving_object_keeps_its_own_colour():
 def test_step_checks_shapes():
     with pytest.raises(ValueError, match="expected"):
         Smoother().step(np.zeros((4, 4), np.float32), np.zeros((2, 5, 4), np.float32))
+
+
+def test_cut_with_the_same_histogram_is_found_by_motion_mismatch():
+    """A cut to a mirrored scene keeps the luma histogram but nothing lines up."""
+    rng = np.random.default_rng(2)
+    sm = Smoother()
+    base = np.kron(rng.uniform(10, 90, (6, 8)), np.ones((8, 8))).astype(np.float32)
+    for _ in range(3):
+        sm.step(base, noisy_ab(base, rng))
+    flipped = base[::-1, ::-1].copy()
+    ab = noisy_ab(flipped, rng, base=(-30.0, 5.0))
+    assert np.array_equal(sm.step(flipped, ab), ab)
+    assert sm.cuts == 1
