@@ -89,7 +89,7 @@ def main() -> None:
 @click.option("-r", "--recursive", is_flag=True, help="Look into sub-folders of folder inputs.")
 @click.option("--compare", is_flag=True, help="Also write <name>_compare.<ext>: grey | colour side by side.")
 @click.option("--max-megapixels", default=250.0, type=click.FloatRange(min=0.01),
-              help="Refuse larger pictures (they need about 7 bytes a pixel).")
+              help="Refuse larger pictures (they need about 8 bytes a pixel).")
 @model_options(default_size=256)
 @guarded
 def image(inputs, output, recursive, compare, max_megapixels, model_path, device, size, quiet, debug):

@@ -62,20 +62,26 @@ def read_picture(path: str | os.PathLike, max_megapixels: float = 250.0) -> Pict
             with Image.open(path) as im:
                 fmt = im.format
                 w, h = im.size
-                exif_tags = im.getexif()
+                if w * h > max_megapixels * 1e6:
+                    raise InputError(
+                        f"{w}x{h} is {w * h / 1e6:.0f} megapixels, above the limit of {max_megapixels:g} "
+                        "(raise it with --max-megapixels if the machine has the memory: about 8 bytes a pixel)"
+                    )
+                # Pillow's getexif() decodes a whole PNG to look for a late eXIf chunk: read what the header has
+                exif_tags = Image.Exif()
+                if fmt == "PNG":
+                    if im.info.get("exif"):
+                        exif_tags.load(im.info["exif"])
+                else:
+                    exif_tags = im.getexif()
                 icc = im.info.get("icc_profile")
-                pixels = _decode_jpeg(im) if fmt == "JPEG" and w * h <= max_megapixels * 1e6 else None
+                pixels = _decode_jpeg(im) if fmt == "JPEG" else None
     except UnidentifiedImageError:
         raise InputError("not a picture filmcolor can read") from None
     except OSError as e:
         raise InputError(f"cannot read: {e}") from None
     if fmt not in FORMATS.values():
         raise InputError(f"{fmt} pictures are not supported (use JPEG, PNG, TIFF, WebP or BMP)")
-    if w * h > max_megapixels * 1e6:
-        raise InputError(
-            f"{w}x{h} is {w * h / 1e6:.0f} megapixels, above the limit of {max_megapixels:g} "
-            "(raise it with --max-megapixels if the machine has the memory: about 7 bytes a pixel)"
-        )
     if pixels is None:
         pixels = _decode_cv2(path)
     orientation = exif_tags.get(_ORIENTATION, 1)

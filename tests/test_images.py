@@ -78,6 +78,21 @@ def test_read_refuses_huge_pictures_from_the_header(tmp_path):
         read_picture(path)
 
 
+def test_read_refuses_a_huge_png_without_decoding_it(tmp_path):
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    ihdr = struct.pack(">IIBBBBB", 30000, 30000, 8, 0, 0, 0, 0)  # 8-bit grey
+    data = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 100)) + chunk(b"IEND", b"")
+    path = tmp_path / "huge.png"
+    path.write_bytes(data)  # pixel data far too short: decoding would fail, the header check comes first
+    with pytest.raises(InputError, match="30000x30000 is 900 megapixels"):
+        read_picture(path)
+
+
 @pytest.mark.parametrize(
     "content,match",
     [(b"hello, not a picture", "not a picture"), (b"", "not a picture")],
