@@ -54,24 +54,22 @@ def guarded(fn):
     return wrapper
 
 
-def model_options(default_size: int):
-    """--model, --device, --size: shared by every command that colorizes."""
+def model_options(fn):
+    """--model, --device, --size, -q, --debug: shared by every command that colorizes."""
 
-    def decorate(fn):
-        fn = click.option("--model", "model_path", type=click.Path(dir_okay=False, path_type=Path),
-                          help="A .safetensors model (default: the bundled one).")(fn)
-        fn = click.option("--device", default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:1, mps.")(fn)
-        fn = click.option("--size", default=default_size, type=click.IntRange(32, 2048),
-                          help="Short side, in pixels, at which the network sees the picture (multiple of 32).")(fn)
-        fn = click.option("-q", "--quiet", is_flag=True, help="No progress bar or summary.")(fn)
-        fn = click.option("--debug", is_flag=True, help="Show tracebacks.")(fn)
-        return fn
-
-    return decorate
+    fn = click.option("--debug", is_flag=True, help="Show tracebacks.")(fn)
+    fn = click.option("-q", "--quiet", is_flag=True, help="No progress bar or summary.")(fn)
+    fn = click.option("--size", default=None, type=click.IntRange(32, 2048),
+                      help="Short side, in pixels, at which the network sees the picture (multiple of 32; "
+                      "default: the size the model was trained at, 128 for the bundled one).")(fn)
+    fn = click.option("--device", default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:1, mps.")(fn)
+    fn = click.option("--model", "model_path", type=click.Path(dir_okay=False, path_type=Path),
+                      help="A .safetensors model (default: the bundled one).")(fn)
+    return fn
 
 
-def load_colorizer(model_path: Path | None, device: str, size: int) -> Colorizer:
-    if size % 32:
+def load_colorizer(model_path: Path | None, device: str, size: int | None) -> Colorizer:
+    if size is not None and size % 32:
         raise click.BadParameter(f"{size} is not a multiple of 32", param_hint="--size")
     return Colorizer.load(model_path, device=device, size=size)
 
@@ -90,7 +88,7 @@ def main() -> None:
 @click.option("--compare", is_flag=True, help="Also write <name>_compare.<ext>: grey | colour side by side.")
 @click.option("--max-megapixels", default=250.0, type=click.FloatRange(min=0.01),
               help="Refuse larger pictures (they need about 8 bytes a pixel).")
-@model_options(default_size=256)
+@model_options
 @guarded
 def image(inputs, output, recursive, compare, max_megapixels, model_path, device, size, quiet, debug):
     """Colorize photos: files and folders of JPEG, PNG (8/16-bit), TIFF, WebP, BMP."""
@@ -140,7 +138,7 @@ def image(inputs, output, recursive, compare, max_megapixels, model_path, device
 @click.option("--batch-size", default=8, type=click.IntRange(1, 1024), help="Frames per network call.")
 @click.option("--no-smooth", is_flag=True, help="Don't smooth colour over time (to see what it does).")
 @click.option("--deinterlace", is_flag=True, help="Deinterlace (bwdif) before colorizing.")
-@model_options(default_size=128)
+@model_options
 @guarded
 def video(src, dst, codec, crf, preset, batch_size, no_smooth, deinterlace, model_path, device, size, quiet, debug):
     """Colorize a film IN into OUT: every frame and timestamp kept, sound and subtitles copied."""
@@ -183,13 +181,7 @@ def video(src, dst, codec, crf, preset, batch_size, no_smooth, deinterlace, mode
               help="Also write the figures here: one entry per input and a 'mean' entry.")
 @click.option("--save", type=click.Path(file_okay=False, path_type=Path), help="Keep the colorized outputs here.")
 @click.option("--every", default=1, type=click.IntRange(min=1), help="Films: score every n-th frame.")
-@click.option("--model", "model_path", type=click.Path(dir_okay=False, path_type=Path),
-              help="A .safetensors model (default: the bundled one).")
-@click.option("--device", default="auto")
-@click.option("--size", type=click.IntRange(32, 2048), default=None,
-              help="Network size (default: 256 for photos, 128 for films, as the other commands).")
-@click.option("-q", "--quiet", is_flag=True, help="No table on the terminal.")
-@click.option("--debug", is_flag=True, help="Show tracebacks.")
+@model_options
 @guarded
 def evaluate(paths, json_path, save, every, model_path, device, size, quiet, debug):
     """Measure colour quality on colour photos or films: each is made grey,
@@ -197,7 +189,7 @@ def evaluate(paths, json_path, save, every, model_path, device, size, quiet, deb
     colourfulness; films also flicker), beside the grey baseline."""
     import json
 
-    from .evaluate import VIDEO_SUFFIXES, EvalOptions, find_inputs, with_mean
+    from .evaluate import EvalOptions, find_inputs, with_mean
     from .evaluate import evaluate as run_evaluation
 
     inputs = find_inputs(list(paths))
@@ -212,12 +204,8 @@ def evaluate(paths, json_path, save, every, model_path, device, size, quiet, deb
         failed.append(path)
         click.echo(f"error: {path}: {message}", err=True)
 
-    results = []
-    for group, default_size in ((False, 256), (True, 128)):
-        chosen = [p for p in inputs if (p.suffix.lower() in VIDEO_SUFFIXES) == group]
-        if chosen:
-            colorizer = load_colorizer(model_path, device, size or default_size)
-            results += run_evaluation(colorizer, chosen, opts, on_error)
+    colorizer = load_colorizer(model_path, device, size)
+    results = run_evaluation(colorizer, inputs, opts, on_error)
     results = with_mean(results)
     if not quiet and results:
         click.echo(_table(results))

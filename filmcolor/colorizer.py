@@ -77,7 +77,7 @@ def _pad32(n: int) -> int:
 
 @dataclass
 class ColorizerConfig:
-    size: int = 256  # short side the network sees, pixels (multiple of 32)
+    size: int | None = None  # short side the network sees (multiple of 32); None: the training size
     device: str = "auto"
     half: bool = True  # fp16/bf16 on CUDA (ignored elsewhere)
 
@@ -86,6 +86,10 @@ class Colorizer:
     """A network ready for inference. Build with :meth:`load`."""
 
     def __init__(self, net: model.ColorNet, info: ModelInfo, cfg: ColorizerConfig):
+        if cfg.size is None:
+            # the size the model was trained at: on the bundled model's validation
+            # photos, larger sizes give more colour but lower PSNR (see README)
+            cfg.size = info.train_size
         if cfg.size < 32 or cfg.size % 32:
             raise ValueError(f"size must be a positive multiple of 32. Got {cfg.size}")
         self.cfg = cfg
@@ -101,9 +105,11 @@ class Colorizer:
 
     @classmethod
     def load(
-        cls, path: str | os.PathLike | None = None, device: str = "auto", size: int = 256, half: bool = True
+        cls, path: str | os.PathLike | None = None, device: str = "auto", size: int | None = None,
+        half: bool = True,
     ) -> Colorizer:
-        """The model at ``path`` (the bundled default when None) on ``device``."""
+        """The model at ``path`` (the bundled default when None) on ``device``, run at
+        ``size`` (short side; None: the size it was trained at)."""
         net, info = checkpoint.load(path)
         return cls(net, info, ColorizerConfig(size=size, device=device, half=half))
 

@@ -63,7 +63,7 @@ def photos(colorizer: Colorizer) -> list[str]:
 def film() -> None:
     clip = REPO / "samples" / "video" / "bikes.mp4"
     truth = decode_rgb(clip)
-    colorizer = Colorizer.load(size=128)
+    colorizer = Colorizer.load()
     with tempfile.TemporaryDirectory() as tmp:
         grey = Path(tmp) / "grey.mkv"
         write_grey(truth, grey, 25)
@@ -109,7 +109,7 @@ def quality_vs_size() -> None:
 
 def main() -> None:
     OUT.mkdir(exist_ok=True)
-    made = photos(Colorizer.load(size=256))
+    made = photos(Colorizer.load())
     print("photos:", ", ".join(made))
     film()
     print("film: bikes_strip.jpg, bikes_color.mp4")
