@@ -48,8 +48,10 @@ def score(pred: np.ndarray, truth: np.ndarray) -> dict:
     win = min(7, small if small % 2 else small - 1)
     both = torch.from_numpy(np.stack([pred, truth])).permute(0, 3, 1, 2).float() / 255
     cf = metrics.colorfulness(both)
+    with np.errstate(divide="ignore"):  # identical pictures: PSNR is +inf, not a warning
+        psnr = float(peak_signal_noise_ratio(truth, pred, data_range=255))
     return {
-        "psnr": float(peak_signal_noise_ratio(truth, pred, data_range=255)),
+        "psnr": psnr,
         "ssim": float(structural_similarity(truth, pred, channel_axis=2, data_range=255, win_size=max(win, 3))),
         "ciede2000": float(deltaE_ciede2000(rgb2lab(truth), rgb2lab(pred)).mean()),
         "colorfulness": float(cf[0]),

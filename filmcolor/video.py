@@ -517,11 +517,9 @@ class Pipeline:
                     output.mux(obj)
                 else:
                     self._reencode(output, decoders, audio_out, obj)
-        except BaseException:
-            self.stop.set()
-            raise
         finally:
-            self.stop.set() if self.errors else None
+            # normal end: both stages have finished; otherwise this tells them to
+            self.stop.set()
             for t in workers:
                 t.join(timeout=5)
         if self.errors:

@@ -263,12 +263,32 @@ def test_missing_output_folder(colorizer, tmp_path):
         colorize_video(colorizer, src, tmp_path / "nope" / "out.mp4")
 
 
-def test_pipeline_memory_is_bounded_by_queues(colorizer, tmp_path):
-    src = make_clip(tmp_path / "in.mp4", frames=4)
-    pipe = Pipeline(colorizer, src, tmp_path / "o.mp4", fast(batch_size=4, queue_batches=2))
-    pipe.open_input()
-    pipe.input.close()
-    assert pipe.opts.queue_batches * pipe.opts.batch_size == 8
+def test_decoder_never_runs_far_ahead_of_the_colour_stage(colorizer, tmp_path, monkeypatch):
+    """Bounded queues: memory does not grow with the film, however slow the network."""
+    import time
+
+    src = make_clip(tmp_path / "in.mp4", frames=60)
+    count = {"emitted": 0, "coloured": 0}
+    lags = []
+    real_emit, real_colour = Pipeline._emit, Pipeline._colour_frames
+
+    def emit(self, pipe, graph, frame):
+        count["emitted"] += 1
+        real_emit(self, pipe, graph, frame)
+
+    def slow_colour(self, frames, smoother):
+        time.sleep(0.05)  # a slow network: the decoder must wait, not pile up frames
+        count["coloured"] += len(frames)
+        lags.append(count["emitted"] - count["coloured"])
+        return real_colour(self, frames, smoother)
+
+    monkeypatch.setattr(Pipeline, "_emit", emit)
+    monkeypatch.setattr(Pipeline, "_colour_frames", slow_colour)
+    report = colorize_video(colorizer, src, tmp_path / "o.mp4", fast(batch_size=4, queue_batches=2))
+    assert report.frames == 60
+    # frames decoded but not yet coloured: at most the queue (2 batches = 8) and
+    # the frame in the decoder's hand, never the rest of the film
+    assert 4 <= max(lags) <= 8 + 1
 
 
 # ----------------------------------------------------------------------- CLI
