@@ -81,16 +81,13 @@ def measures(frames, truth, cuts) -> dict:
     }
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--clip", type=Path, default=REPO / "samples" / "video" / "bikes.mp4")
-    ap.add_argument("--size", type=int, default=128)
-    args = ap.parse_args()
-    truth = decode_rgb(args.clip)
-    with av.open(str(args.clip)) as c:
+def run(clip: Path, size: int | None = None) -> dict:
+    """Measures of truth, raw and smoothed; flicker removed; cuts and any crossed."""
+    truth = decode_rgb(clip)
+    with av.open(str(clip)) as c:
         rate = int(round(c.streams.video[0].average_rate or 25))
     cuts = find_cuts(truth)
-    colorizer = Colorizer.load(device="cpu", size=args.size)
+    colorizer = Colorizer.load(device="cpu", size=size)
     with tempfile.TemporaryDirectory() as tmp:
         grey = Path(tmp) / "grey.mkv"
         write_grey(truth, grey, rate)
@@ -101,19 +98,32 @@ def main() -> None:
             out[name] = decode_rgb(dst)
     m = {"truth": measures(truth, truth, cuts)}
     m.update({k: measures(v, truth, cuts) for k, v in out.items()})
-    print(f"{args.clip.name}: {len(truth)} frames, cuts at {cuts}, --size {args.size}\n")
+    removed = {}
+    for key in ("consistency", "warp"):
+        raw, smooth, base = m["raw"][key], m["smoothed"][key], m["truth"][key]
+        removed[key] = 1 - (smooth - base) / (raw - base) if raw > base else float("nan")
+    crossed = [t for t in cuts if np.abs(out["smoothed"][t].astype(int) - out["raw"][t].astype(int)).max() > 1]
+    return {"frames": len(truth), "cuts": cuts, "crossed": crossed, "measures": m, "removed": removed,
+            "psnr_change": m["smoothed"]["psnr"] - m["raw"]["psnr"], "size": colorizer.size}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--clip", type=Path, default=REPO / "samples" / "video" / "bikes.mp4")
+    ap.add_argument("--size", type=int, default=None)
+    args = ap.parse_args()
+    r = run(args.clip, args.size)
+    m = r["measures"]
+    print(f"{args.clip.name}: {r['frames']} frames, cuts at {r['cuts']}, --size {r['size']}\n")
     print("| version | colour consistency (JS) | warp error | PSNR vs truth (dB) |")
     print("|---|---|---|---|")
     for k, v in m.items():
         psnr = "-" if k == "truth" else f"{v['psnr']:.2f}"
         print(f"| {k} | {v['consistency']:.4f} | {v['warp']:.4f} | {psnr} |")
     for key, label in (("consistency", "colour consistency"), ("warp", "warp error")):
-        raw, smooth, base = m["raw"][key], m["smoothed"][key], m["truth"][key]
-        removed = 1 - (smooth - base) / (raw - base) if raw > base else float("nan")
-        print(f"\nflicker removed ({label}): {removed:.0%} (raw {raw:.4f}, smoothed {smooth:.4f}, truth {base:.4f})")
-    print(f"PSNR change from smoothing: {m['smoothed']['psnr'] - m['raw']['psnr']:+.2f} dB")
-    crossed = [t for t in cuts if np.abs(out["smoothed"][t].astype(int) - out["raw"][t].astype(int)).max() > 1]
-    print(f"cuts where smoothed != raw on the first frame after the cut: {crossed or 'none'}")
+        print(f"flicker removed ({label}): {r['removed'][key]:.0%}")
+    print(f"PSNR change from smoothing: {r['psnr_change']:+.2f} dB")
+    print(f"cuts where smoothed != raw on the first frame after the cut: {r['crossed'] or 'none'}")
 
 
 if __name__ == "__main__":

@@ -44,15 +44,10 @@ def ms_per_frame(net, x, repeats: int = 5) -> float:
     return statistics.median(times) / len(x) * 1000
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--batch", type=int, default=8)
-    ap.add_argument("--device", default="cpu")
-    ap.add_argument("--sizes", type=int, nargs="+", default=[128, 256])
-    args = ap.parse_args()
-    torch.set_num_threads(args.threads)
-    device = torch.device(args.device)
+def measure(device_name: str = "cpu", threads: int = 2, batch: int = 8, sizes=(128, 256)) -> list[tuple]:
+    """Rows of (network, M params, size, GFLOP/frame, ms/frame)."""
+    torch.set_num_threads(threads)
+    device = torch.device(device_name)
     _, default = checkpoint.load()
     rows = []
     for arch, params, head in CONFIGS:
@@ -61,12 +56,23 @@ def main() -> None:
             net = net.to(memory_format=torch.channels_last)
         mark = " (default)" if default.arch == arch and default.params["head"]["kind"] == head else ""
         params_m = sum(p.numel() for p in net.parameters()) / 1e6
-        for size in args.sizes:
-            x = torch.rand(args.batch, 1, size, size, device=device) * 2 - 1
+        for size in sizes:
+            x = torch.rand(batch, 1, size, size, device=device) * 2 - 1
             if device.type == "cpu":
                 x = x.contiguous(memory_format=torch.channels_last)
             with torch.inference_mode():
                 rows.append((f"{arch} {head}{mark}", f"{params_m:.2f}", size, gflop(net, x), ms_per_frame(net, x)))
+    return rows
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--batch", type=int, default=8)
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--sizes", type=int, nargs="+", default=[128, 256])
+    args = ap.parse_args()
+    rows = measure(args.device, args.threads, args.batch, args.sizes)
     print(f"device {args.device}, {args.threads} threads, batch {args.batch}\n")
     print("| network | M params | size | GFLOP/frame | ms/frame |")
     print("|---|---|---|---|---|")
