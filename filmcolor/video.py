@@ -18,7 +18,6 @@ renamed at the end, so a crash or Ctrl-C leaves nothing at OUT.
 
 from __future__ import annotations
 
-import io
 import os
 import queue
 import tempfile
@@ -29,58 +28,26 @@ from fractions import Fraction
 from pathlib import Path
 
 import av
-import numpy as np
-import torch
-import torch.nn.functional as F
 
-from . import color
-from .colorizer import Colorizer, shrink, small_shape
-from .errors import FilmcolorError, InputError, OutputError
+from .colorizer import Colorizer
+from .encoding import (
+    AUDIO_FALLBACKS,
+    CODECS,
+    PLANAR,
+    RANGE_JPEG,
+    RANGE_MPEG,
+    X264_PRESETS,
+    choose_pixel_format,
+    colour_matrix,
+    container_takes,
+    describe,
+    format_for,
+)
+from .errors import InputError, OutputError
+from .frames import FrameColourer, FrameLayout
 from .temporal import Smoother
 
-# planar YUV / grey formats whose planes we read and write directly:
-# name -> (bits, log2 chroma subsampling x, y, full range)
-PLANAR = {
-    "yuv420p": (8, 1, 1, False), "yuvj420p": (8, 1, 1, True),
-    "yuv422p": (8, 1, 0, False), "yuvj422p": (8, 1, 0, True),
-    "yuv444p": (8, 0, 0, False), "yuvj444p": (8, 0, 0, True),
-    "yuv420p10le": (10, 1, 1, False), "yuv422p10le": (10, 1, 0, False), "yuv444p10le": (10, 0, 0, False),
-    "yuv420p12le": (12, 1, 1, False), "yuv422p12le": (12, 1, 0, False), "yuv444p12le": (12, 0, 0, False),
-    "gray": (8, 1, 1, False), "gray10le": (10, 1, 1, False), "gray12le": (12, 1, 1, False),
-}
-OUTPUT_FORMATS = [n for n in PLANAR if n.startswith("yuv") and not n.startswith("yuvj")]
-
-
-@dataclass(frozen=True)
-class CodecPreset:
-    """How filmcolor drives one encoder: the name FFmpeg knows and its options."""
-
-    encoder: str
-    crf_option: str | None = "crf"
-    preset: Callable[[str], dict] = lambda p: {"preset": p}
-    extra: tuple = ()
-
-
-PRESETS_SVT = {"ultrafast": 12, "superfast": 11, "veryfast": 10, "faster": 9, "fast": 8, "medium": 6,
-               "slow": 4, "slower": 3, "veryslow": 2, "placebo": 1}
-CODECS = {
-    "libx264": CodecPreset("libx264"),
-    "libx265": CodecPreset("libx265", extra=(("x265-params", "log-level=error"),)),
-    "libsvtav1": CodecPreset("libsvtav1", preset=lambda p: {"preset": str(PRESETS_SVT.get(p, 6))}),
-    "libvpx-vp9": CodecPreset("libvpx-vp9", preset=lambda p: {"deadline": "good", "cpu-used": "2"},
-                              extra=(("b", "0"),)),
-    "prores": CodecPreset("prores_ks", crf_option=None, preset=lambda p: {}, extra=(("profile", "3"),)),
-    "ffv1": CodecPreset("ffv1", crf_option=None, preset=lambda p: {}, extra=(("level", "3"),)),
-}
-X264_PRESETS = ["ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow", "placebo"]
-
-# AVColorSpace numbers (libavutil/pixfmt.h) and the matrices we use for them
-SPACE_BT709, SPACE_UNSPECIFIED, SPACE_BT470BG, SPACE_SMPTE170M, SPACE_BT2020 = 1, 2, 5, 6, 9
-MATRIX_OF_SPACE = {SPACE_BT709: "bt709", SPACE_BT470BG: "bt601", SPACE_SMPTE170M: "bt601",
-                   SPACE_BT2020: "bt2020", 10: "bt2020"}
-RANGE_JPEG = 2
-AUDIO_FALLBACKS = ("aac", "libopus", "libmp3lame", "flac")
-
+__all__ = ["CODECS", "X264_PRESETS", "Pipeline", "VideoOptions", "VideoReport", "colorize_video"]
 
 @dataclass
 class VideoOptions:
@@ -106,28 +73,6 @@ class VideoReport:
     reencoded: list[str] = field(default_factory=list)
     notices: list[str] = field(default_factory=list)
     batch_size: int = 0
-
-
-def _describe(stream: av.stream.Stream) -> str:
-    name = stream.codec_context.name if stream.codec_context else "unknown"
-    return f"#{stream.index} {stream.type} ({name})"
-
-
-def _container_takes(fmt: str, add: Callable[[av.container.OutputContainer], None]) -> bool:
-    """Whether an output of format ``fmt`` accepts the stream ``add`` creates: writes a header in memory."""
-    try:
-        with av.open(io.BytesIO(), "w", format=fmt) as probe:
-            add(probe)
-            probe.start_encoding()
-        return True
-    except (av.FFmpegError, ValueError, TypeError, NotImplementedError):
-        return False
-
-
-def _plane(plane, dtype, width: int, height: int) -> np.ndarray:
-    """A (height, width) numpy view of a frame plane (line padding cut off)."""
-    itemsize = np.dtype(dtype).itemsize
-    return np.frombuffer(plane, dtype).reshape(-1, plane.line_size // itemsize)[:height, :width]
 
 
 class _Stop(Exception):
@@ -200,38 +145,16 @@ class Pipeline:
 
     def plan_output(self, fmt_name: str) -> None:
         """Pick pixel format, colour matrix and what happens to each other stream."""
-        preset = CODECS[self.opts.codec]
-        codec = av.codec.Codec(preset.encoder, "w")
         src_bits, sx, sy, full = PLANAR.get(self.in_format, (8, 1, 1, False))
         self.in_full_range = full or self.vin.codec_context.color_range == RANGE_JPEG
-        # an odd width or height cannot be halved for the chroma planes of most encoders
-        formats = [
-            f.name for f in codec.video_formats or []
-            if f.name in OUTPUT_FORMATS
-            and not (self.width % 2 and PLANAR[f.name][1]) and not (self.height % 2 and PLANAR[f.name][2])
-        ]
-        if not formats:
-            raise OutputError(
-                f"{self.opts.codec} cannot encode {self.width}x{self.height} in a YUV format filmcolor writes "
-                "(odd sizes need 4:4:4: try --codec libx264 or ffv1)"
-            )
-
-        def rank(name: str) -> tuple:
-            bits, fx, fy, _ = PLANAR[name]
-            return (bits == src_bits, bits >= src_bits, (fx, fy) == (sx, sy), (fx, fy) == (1, 1), -bits)
-
-        self.out_format = max(formats, key=rank)
+        self.out_format = choose_pixel_format(self.opts.codec, self.in_format, self.width, self.height)
         self.out_bits = PLANAR[self.out_format][0]
         if PLANAR[self.out_format][:3] != (src_bits, sx, sy) and self.in_format in PLANAR:
             self.report.notices.append(f"{self.opts.codec}: written as {self.out_format} (source {self.in_format})")
-        space = self.vin.codec_context.colorspace
-        if space in MATRIX_OF_SPACE:
-            self.matrix, self.out_space = MATRIX_OF_SPACE[space], space
-        else:
-            # untagged: as players guess, BT.709 for HD and BT.601 for SD; tag the output so
-            self.matrix = "bt709" if self.height >= 720 else "bt601"
-            self.out_space = SPACE_BT709 if self.matrix == "bt709" else SPACE_SMPTE170M
-        if not _container_takes(fmt_name, lambda c: self._add_video(c)):
+        self.matrix, self.out_space = colour_matrix(self.vin.codec_context.colorspace, self.height)
+        layout = FrameLayout(self.width, self.height, self.out_format, self.matrix, self.out_space, self.in_full_range)
+        self.colourer = FrameColourer(self.colorizer, layout, self.opts.batch_size, self.report.notices)
+        if not container_takes(fmt_name, lambda c: self._add_video(c)):
             raise OutputError(
                 f"{self.opts.codec} video cannot go into .{self.dst.suffix.lstrip('.')} "
                 "(try .mkv, which holds every codec filmcolor writes)"
@@ -241,27 +164,24 @@ class Pipeline:
             if s is self.vin:
                 continue
             if s.type == "video":
-                self.report.notices.append(f"{_describe(s)} copied untouched (only the first video stream is colorized)")
-            if _container_takes(fmt_name, lambda c, s=s: c.add_stream_from_template(s)):
+                self.report.notices.append(f"{describe(s)} copied untouched (only the first video stream is colorized)")
+            if container_takes(fmt_name, lambda c, s=s: c.add_stream_from_template(s)):
                 self.copy_streams.append(s)
                 continue
             if s.type == "audio":
                 for enc in AUDIO_FALLBACKS:
-                    if _container_takes(fmt_name, lambda c, s=s, enc=enc: self._add_audio(c, s, enc)):
+                    if container_takes(fmt_name, lambda c, s=s, enc=enc: self._add_audio(c, s, enc)):
                         self.reencode_streams[s.index] = enc
                         break
             if s.index not in self.reencode_streams:
                 raise OutputError(
-                    f"stream {_describe(s)} cannot go into .{self.dst.suffix.lstrip('.')}; "
+                    f"stream {describe(s)} cannot go into .{self.dst.suffix.lstrip('.')}; "
                     "refusing to drop it (try .mkv, which holds almost any stream)"
                 )
 
     def _add_video(self, out: av.container.OutputContainer) -> av.stream.Stream:
         preset = CODECS[self.opts.codec]
-        options = dict(preset.extra)
-        if preset.crf_option:
-            options[preset.crf_option] = str(self.opts.crf)
-        options.update(preset.preset(self.opts.preset))
+        options = preset.options(self.opts.crf, self.opts.preset)
         rate = self.vin.average_rate or self.vin.guessed_rate or Fraction(25)
         stream = out.add_stream(preset.encoder, rate=rate, options=options)
         stream.width, stream.height = self.width, self.height
@@ -271,7 +191,7 @@ class Pipeline:
         cc.time_base = self.vin.time_base
         cc.framerate = rate
         cc.colorspace = self.out_space
-        cc.color_range = RANGE_JPEG if self.in_full_range else 1
+        cc.color_range = RANGE_JPEG if self.in_full_range else RANGE_MPEG
         cc.color_primaries = self.vin.codec_context.color_primaries
         cc.color_trc = self.vin.codec_context.color_trc
         sar = self.vin.codec_context.sample_aspect_ratio
@@ -376,77 +296,10 @@ class Pipeline:
             self.errors.append(e)
             self.stop.set()
 
-    def _luma(self, frame) -> tuple[np.ndarray, int]:
-        """The frame's luma plane as (H, W) uint8/uint16 view, and its bit depth."""
-        name = frame.format.name
-        if name not in PLANAR:
-            frame = frame.reformat(format="yuv420p10le" if "10" in name or "12" in name else "yuv420p")
-            name = frame.format.name
-        bits = PLANAR[name][0]
-        dtype = np.uint16 if bits > 8 else np.uint8
-        return _plane(frame.planes[0], dtype, frame.width, frame.height), bits
-
     def _colour_frames(self, frames: list, smoother: Smoother | None) -> list:
-        if not frames:
-            return []
-        lumas = [self._luma(f) for f in frames]
-        in_bits = lumas[0][1]
-        hs, ws = small_shape(self.height, self.width, self.colorizer.size)
-        small = np.stack([shrink(y, hs, ws) for y, _ in lumas])
-        lut = color.l_from_luma_table(in_bits, self.in_full_range)
-        L = torch.from_numpy(lut[small]).unsqueeze(1)  # (N, 1, hs, ws)
-        ab = self._predict(L)
-        if smoother is not None:
-            ab = torch.from_numpy(
-                np.stack([smoother.step(L[i, 0].numpy(), ab[i].numpy()) for i in range(len(frames))])
-            )
-        rgb = color.lab_to_rgb_clamped(L, ab)
-        chroma = color.rgb_to_chroma(rgb, self.matrix, self.out_bits, self.in_full_range)
-        _, sx, sy, _ = PLANAR[self.out_format]
-        cw, ch = -(-self.width // (1 << sx)), -(-self.height // (1 << sy))
-        chroma = F.interpolate(chroma, size=(ch, cw), mode="bilinear", align_corners=False)
-        peak = (1 << self.out_bits) - 1
-        dtype = np.uint16 if self.out_bits > 8 else np.uint8
-        chroma = chroma.round_().clamp_(0, peak).numpy().astype(dtype)
-        out = []
-        for i, frame in enumerate(frames):
-            y, bits = lumas[i]
-            new = av.VideoFrame(self.width, self.height, self.out_format)
-            ydst = _plane(new.planes[0], dtype, self.width, self.height)
-            if bits == self.out_bits:
-                ydst[:] = y
-            elif bits < self.out_bits:
-                ydst[:] = y.astype(dtype) << (self.out_bits - bits)
-            else:
-                ydst[:] = ((y.astype(np.uint32) + (1 << (bits - self.out_bits - 1))) >> (bits - self.out_bits)).clip(0, peak)
-            _plane(new.planes[1], dtype, cw, ch)[:] = chroma[i, 0]
-            _plane(new.planes[2], dtype, cw, ch)[:] = chroma[i, 1]
-            new.pts = frame.pts
-            new.time_base = frame.time_base
-            new.duration = frame.duration
-            new.colorspace = self.out_space
-            new.color_range = RANGE_JPEG if self.in_full_range else 1
-            out.append(new)
+        out = self.colourer.colour(frames, smoother)
+        self.report.batch_size = self.colourer.batch_size
         return out
-
-    def _predict(self, L: torch.Tensor) -> torch.Tensor:
-        """a/b for a batch; on GPU out-of-memory, halve the batch and retry (never a grey frame)."""
-        step = min(len(L), self.report.batch_size)
-        parts, i = [], 0
-        while i < len(L):
-            try:
-                # clamped once, after smoothing, in _colour_frames
-                parts.append(self.colorizer.ab_small(L[i : i + step], clamp=False).cpu())
-                i += step
-            except torch.OutOfMemoryError:
-                if step == 1:
-                    raise FilmcolorError("out of GPU memory even for one frame; try --size smaller or --device cpu") from None
-                if torch.cuda.is_available():
-                    torch.cuda.empty_cache()
-                step = max(1, step // 2)
-                self.report.batch_size = step
-                self.report.notices.append(f"GPU out of memory: batch size lowered to {step}")
-        return torch.cat(parts)
 
     # ------------------------------------------------------------ main
 
@@ -462,7 +315,7 @@ class Pipeline:
         os.close(fd)
         try:
             try:
-                output = av.open(tmp, "w", format=_format_for(self.dst))
+                output = av.open(tmp, "w", format=format_for(self.dst))
             except av.FFmpegError as e:
                 raise OutputError(f"cannot write {self.dst.suffix} files ({e.strerror or e})") from None
             with output:
@@ -487,8 +340,8 @@ class Pipeline:
             s = self.input.streams[idx]
             audio_out[idx] = self._add_audio(output, s, enc)
             decoders[idx] = s.codec_context
-            self.report.reencoded.append(f"{_describe(s)} re-encoded as {enc}")
-        self.report.copied = [_describe(s) for s in self.copy_streams]
+            self.report.reencoded.append(f"{describe(s)} re-encoded as {enc}")
+        self.report.copied = [describe(s) for s in self.copy_streams]
 
         size = max(2, self.opts.queue_batches) * self.opts.batch_size
         decoded, coloured = _Pipe(size, self.stop), _Pipe(size, self.stop)
@@ -555,11 +408,6 @@ class Pipeline:
                 return int(round(frame.rotation)) if frame is not None and frame.rotation else 0
         except (av.FFmpegError, StopIteration):
             return 0
-
-
-def _format_for(path: Path) -> str | None:
-    """FFmpeg's muxer for a file name, or None to let FFmpeg guess from the suffix."""
-    return {".mkv": "matroska", ".mov": "mov", ".mp4": "mp4", ".webm": "webm", ".avi": "avi"}.get(path.suffix.lower())
 
 
 def colorize_video(colorizer: Colorizer, src: str | os.PathLike, dst: str | os.PathLike,

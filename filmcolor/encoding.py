@@ -1,0 +1,137 @@
+"""What an output file can hold, and how filmcolor drives each encoder.
+
+Pixel formats filmcolor reads and writes plane by plane, the encoders it
+offers with their options, colour-matrix tags, and a probe that asks FFmpeg
+whether a container accepts a stream before any work is done.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import av
+import numpy as np
+
+from .errors import OutputError
+
+# planar YUV / grey formats whose planes we read and write directly:
+# name -> (bits, log2 chroma subsampling x, y, full range)
+PLANAR = {
+    "yuv420p": (8, 1, 1, False), "yuvj420p": (8, 1, 1, True),
+    "yuv422p": (8, 1, 0, False), "yuvj422p": (8, 1, 0, True),
+    "yuv444p": (8, 0, 0, False), "yuvj444p": (8, 0, 0, True),
+    "yuv420p10le": (10, 1, 1, False), "yuv422p10le": (10, 1, 0, False), "yuv444p10le": (10, 0, 0, False),
+    "yuv420p12le": (12, 1, 1, False), "yuv422p12le": (12, 1, 0, False), "yuv444p12le": (12, 0, 0, False),
+    "gray": (8, 1, 1, False), "gray10le": (10, 1, 1, False), "gray12le": (12, 1, 1, False),
+}
+OUTPUT_FORMATS = [n for n in PLANAR if n.startswith("yuv") and not n.startswith("yuvj")]
+
+
+@dataclass(frozen=True)
+class CodecPreset:
+    """How filmcolor drives one encoder: the name FFmpeg knows and its options."""
+
+    encoder: str
+    crf_option: str | None = "crf"
+    preset: Callable[[str], dict] = lambda p: {"preset": p}
+    extra: tuple = ()
+
+    def options(self, crf: int, preset: str) -> dict:
+        """FFmpeg options for quality ``crf`` and x264-style speed ``preset``."""
+        opts = dict(self.extra)
+        if self.crf_option:
+            opts[self.crf_option] = str(crf)
+        opts.update(self.preset(preset))
+        return opts
+
+
+PRESETS_SVT = {"ultrafast": 12, "superfast": 11, "veryfast": 10, "faster": 9, "fast": 8, "medium": 6,
+               "slow": 4, "slower": 3, "veryslow": 2, "placebo": 1}
+CODECS = {
+    "libx264": CodecPreset("libx264"),
+    "libx265": CodecPreset("libx265", extra=(("x265-params", "log-level=error"),)),
+    "libsvtav1": CodecPreset("libsvtav1", preset=lambda p: {"preset": str(PRESETS_SVT.get(p, 6))}),
+    "libvpx-vp9": CodecPreset("libvpx-vp9", preset=lambda p: {"deadline": "good", "cpu-used": "2"},
+                              extra=(("b", "0"),)),
+    "prores": CodecPreset("prores_ks", crf_option=None, preset=lambda p: {}, extra=(("profile", "3"),)),
+    "ffv1": CodecPreset("ffv1", crf_option=None, preset=lambda p: {}, extra=(("level", "3"),)),
+}
+X264_PRESETS = ["ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow", "placebo"]
+
+# AVColorSpace numbers (libavutil/pixfmt.h) and the matrices we use for them
+SPACE_BT709, SPACE_UNSPECIFIED, SPACE_BT470BG, SPACE_SMPTE170M, SPACE_BT2020 = 1, 2, 5, 6, 9
+MATRIX_OF_SPACE = {SPACE_BT709: "bt709", SPACE_BT470BG: "bt601", SPACE_SMPTE170M: "bt601",
+                   SPACE_BT2020: "bt2020", 10: "bt2020"}
+RANGE_MPEG, RANGE_JPEG = 1, 2  # AVColorRange: limited ("tv"), full ("pc")
+AUDIO_FALLBACKS = ("aac", "libopus", "libmp3lame", "flac")
+
+
+
+def choose_pixel_format(codec: str, in_format: str, width: int, height: int) -> str:
+    """The planar YUV format to encode in: the source's bit depth and chroma
+    subsampling where the encoder takes them, else the nearest it does.
+
+    An odd width or height rules out formats that halve chroma that way.
+    """
+    encoder = av.codec.Codec(CODECS[codec].encoder, "w")
+    src_bits, sx, sy, _ = PLANAR.get(in_format, (8, 1, 1, False))
+    formats = [
+        f.name for f in encoder.video_formats or []
+        if f.name in OUTPUT_FORMATS and not (width % 2 and PLANAR[f.name][1]) and not (height % 2 and PLANAR[f.name][2])
+    ]
+    if not formats:
+        raise OutputError(
+            f"{codec} cannot encode {width}x{height} in a YUV format filmcolor writes "
+            "(odd sizes need 4:4:4: try --codec libx264 or ffv1)"
+        )
+
+    def rank(name: str) -> tuple:
+        bits, fx, fy, _ = PLANAR[name]
+        return (bits == src_bits, bits >= src_bits, (fx, fy) == (sx, sy), (fx, fy) == (1, 1), -bits)
+
+    return max(formats, key=rank)
+
+
+def colour_matrix(colorspace: int, height: int) -> tuple[str, int]:
+    """(matrix name for ``color.rgb_to_chroma``, AVColorSpace tag to write).
+
+    Untagged video gets what players assume: BT.709 for HD, BT.601 for SD;
+    the output is then tagged so that nobody has to guess again.
+    """
+    if colorspace in MATRIX_OF_SPACE:
+        return MATRIX_OF_SPACE[colorspace], colorspace
+    if height >= 720:
+        return "bt709", SPACE_BT709
+    return "bt601", SPACE_SMPTE170M
+
+
+def describe(stream: av.stream.Stream) -> str:
+    name = stream.codec_context.name if stream.codec_context else "unknown"
+    return f"#{stream.index} {stream.type} ({name})"
+
+
+def container_takes(fmt: str, add: Callable[[av.container.OutputContainer], None]) -> bool:
+    """Whether an output of format ``fmt`` accepts the stream ``add`` creates: writes a header in memory."""
+    try:
+        with av.open(io.BytesIO(), "w", format=fmt) as probe:
+            add(probe)
+            probe.start_encoding()
+        return True
+    except (av.FFmpegError, ValueError, TypeError, NotImplementedError):
+        return False
+
+
+def plane_view(plane, dtype, width: int, height: int) -> np.ndarray:
+    """A (height, width) numpy view of a frame plane (line padding cut off)."""
+    itemsize = np.dtype(dtype).itemsize
+    return np.frombuffer(plane, dtype).reshape(-1, plane.line_size // itemsize)[:height, :width]
+
+
+def format_for(path: Path) -> str | None:
+    """FFmpeg's muxer for a file name, or None to let FFmpeg guess from the suffix."""
+    return {".mkv": "matroska", ".mov": "mov", ".mp4": "mp4", ".webm": "webm", ".avi": "avi"}.get(path.suffix.lower())
+
+

@@ -1,0 +1,129 @@
+"""Coloured output frames from decoded ones: the colorization-specific core of
+the film pipeline.
+
+Each frame's luma plane is shrunk to the network's size and turned into L by
+a lookup table; the network gives a/b for the batch; a/b are smoothed over
+time, clamped to the gamut and turned into the chroma planes of the output
+format at the network's size, then upsampled. The output frame gets the
+SOURCE luma plane untouched (shifted only if the bit depth changes).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import av
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from . import color
+from .colorizer import Colorizer, shrink, small_shape
+from .encoding import PLANAR, RANGE_JPEG, RANGE_MPEG, plane_view
+from .errors import FilmcolorError
+from .temporal import Smoother
+
+
+@dataclass(frozen=True)
+class FrameLayout:
+    """What the output frames look like."""
+
+    width: int
+    height: int
+    out_format: str  # a key of encoding.PLANAR
+    matrix: str  # for color.rgb_to_chroma
+    out_space: int  # AVColorSpace tag
+    full_range: bool
+
+    @property
+    def out_bits(self) -> int:
+        return PLANAR[self.out_format][0]
+
+
+def luma_plane(frame: av.VideoFrame) -> tuple[np.ndarray, int]:
+    """The frame's luma plane as an (H, W) uint8/uint16 view, and its bit depth.
+
+    Formats that are not planar YUV/grey (nv12, rgb24, ...) are converted first.
+    """
+    name = frame.format.name
+    if name not in PLANAR:
+        frame = frame.reformat(format="yuv420p10le" if "10" in name or "12" in name else "yuv420p")
+        name = frame.format.name
+    bits = PLANAR[name][0]
+    dtype = np.uint16 if bits > 8 else np.uint8
+    return plane_view(frame.planes[0], dtype, frame.width, frame.height), bits
+
+
+def _requantize(y: np.ndarray, bits: int, out_bits: int) -> np.ndarray:
+    """Luma codes from ``bits`` to ``out_bits`` (shift up, or round down)."""
+    if bits == out_bits:
+        return y
+    dtype = np.uint16 if out_bits > 8 else np.uint8
+    if bits < out_bits:
+        return y.astype(dtype) << (out_bits - bits)
+    half = 1 << (bits - out_bits - 1)
+    return ((y.astype(np.uint32) + half) >> (bits - out_bits)).clip(0, (1 << out_bits) - 1).astype(dtype)
+
+
+class FrameColourer:
+    """Turns batches of decoded frames into coloured frames of ``layout``.
+
+    On CUDA out-of-memory the batch is halved and retried (``batch_size``
+    keeps the lowered value, ``notices`` says so): no frame is ever written
+    without its colour.
+    """
+
+    def __init__(self, colorizer: Colorizer, layout: FrameLayout, batch_size: int, notices: list[str]):
+        self.colorizer = colorizer
+        self.layout = layout
+        self.batch_size = batch_size
+        self.notices = notices
+
+    def colour(self, frames: list[av.VideoFrame], smoother: Smoother | None) -> list[av.VideoFrame]:
+        if not frames:
+            return []
+        lay = self.layout
+        lumas = [luma_plane(f) for f in frames]
+        hs, ws = small_shape(lay.height, lay.width, self.colorizer.size)
+        small = np.stack([shrink(y, hs, ws) for y, _ in lumas])
+        lut = color.l_from_luma_table(lumas[0][1], lay.full_range)
+        L = torch.from_numpy(lut[small]).unsqueeze(1)  # (N, 1, hs, ws)
+        ab = self.predict(L)
+        if smoother is not None:
+            ab = torch.from_numpy(np.stack([smoother.step(L[i, 0].numpy(), ab[i].numpy()) for i in range(len(frames))]))
+        rgb = color.lab_to_rgb_clamped(L, ab)  # the one gamut clamp, after smoothing
+        chroma = color.rgb_to_chroma(rgb, lay.matrix, lay.out_bits, lay.full_range)  # (N, 2, hs, ws)
+        _, sx, sy, _ = PLANAR[lay.out_format]
+        cw, ch = -(-lay.width // (1 << sx)), -(-lay.height // (1 << sy))
+        chroma = F.interpolate(chroma, size=(ch, cw), mode="bilinear", align_corners=False)
+        dtype = np.uint16 if lay.out_bits > 8 else np.uint8
+        chroma = chroma.round_().clamp_(0, (1 << lay.out_bits) - 1).numpy().astype(dtype)
+        out = []
+        for i, frame in enumerate(frames):
+            y, bits = lumas[i]
+            new = av.VideoFrame(lay.width, lay.height, lay.out_format)
+            plane_view(new.planes[0], dtype, lay.width, lay.height)[:] = _requantize(y, bits, lay.out_bits)
+            plane_view(new.planes[1], dtype, cw, ch)[:] = chroma[i, 0]
+            plane_view(new.planes[2], dtype, cw, ch)[:] = chroma[i, 1]
+            new.pts, new.time_base, new.duration = frame.pts, frame.time_base, frame.duration
+            new.colorspace = lay.out_space
+            new.color_range = RANGE_JPEG if lay.full_range else RANGE_MPEG
+            out.append(new)
+        return out
+
+    def predict(self, L: torch.Tensor) -> torch.Tensor:
+        """a/b (N, 2, h, w) for L (N, 1, h, w), in pieces of at most ``batch_size``."""
+        parts, i = [], 0
+        while i < len(L):
+            step = min(self.batch_size, len(L) - i)
+            try:
+                parts.append(self.colorizer.ab_small(L[i : i + step], clamp=False).cpu())
+                i += step
+            except torch.OutOfMemoryError:
+                if step == 1:
+                    raise FilmcolorError("out of GPU memory even for one frame; try --size smaller or --device cpu") from None
+                if torch.cuda.is_available():
+                    torch.cuda.empty_cache()
+                self.batch_size = max(1, step // 2)
+                self.notices.append(f"GPU out of memory: batch size lowered to {self.batch_size}")
+        return torch.cat(parts)
