@@ -136,6 +136,7 @@ class Pipeline:
         cc = self.vin.codec_context
         self.width, self.height = cc.width, cc.height
         if not self.width or not self.height:
+            self.input.close()
             raise InputError("video stream without a frame size")
         self.in_format = cc.format.name if cc.format else "yuv420p"
         self.total = self.vin.frames or (
@@ -148,7 +149,6 @@ class Pipeline:
         src_bits, sx, sy, full = PLANAR.get(self.in_format, (8, 1, 1, False))
         self.in_full_range = full or self.vin.codec_context.color_range == RANGE_JPEG
         self.out_format = choose_pixel_format(self.opts.codec, self.in_format, self.width, self.height)
-        self.out_bits = PLANAR[self.out_format][0]
         if PLANAR[self.out_format][:3] != (src_bits, sx, sy) and self.in_format in PLANAR:
             self.report.notices.append(f"{self.opts.codec}: written as {self.out_format} (source {self.in_format})")
         self.matrix, self.out_space = colour_matrix(self.vin.codec_context.colorspace, self.height)
@@ -261,10 +261,10 @@ class Pipeline:
     def _deinterlacer(self):
         graph = av.filter.Graph()
         src = graph.add_buffer(template=self.vin)
-        yadif = graph.add("bwdif", "mode=send_frame:parity=auto:deint=interlaced")
+        bwdif = graph.add("bwdif", "mode=send_frame:parity=auto:deint=interlaced")  # one frame out per frame in
         sink = graph.add("buffersink")
-        src.link_to(yadif)
-        yadif.link_to(sink)
+        src.link_to(bwdif)
+        bwdif.link_to(sink)
         graph.configure()
         return graph
 
@@ -406,7 +406,7 @@ class Pipeline:
             with av.open(str(self.src)) as probe:
                 frame = next(probe.decode(video=0), None)
                 return int(round(frame.rotation)) if frame is not None and frame.rotation else 0
-        except (av.FFmpegError, StopIteration):
+        except av.FFmpegError:
             return 0
 
 
