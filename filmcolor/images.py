@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import tempfile
 import warnings
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -320,9 +319,3 @@ def colorize_file(colorizer: Colorizer, job: Job, opts: ImageOptions) -> JobResu
         return JobResult(job, False, "out of memory (try --max-megapixels lower to refuse such files early)")
     except OSError as e:
         return JobResult(job, False, f"{e.strerror or e}")
-
-
-def colorize_files(colorizer: Colorizer, jobs: list[Job], opts: ImageOptions) -> Iterator[JobResult]:
-    """Colorize jobs one after the other, going on past failures."""
-    for job in jobs:
-        yield colorize_file(colorizer, job, opts)
