@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from . import color
+from .temporal import source_coords
 
 
 def psnr(pred: torch.Tensor, truth: torch.Tensor) -> torch.Tensor:
@@ -94,8 +95,7 @@ def warp_error(prev_grey: np.ndarray, grey: np.ndarray, prev_rgb: np.ndarray, rg
     fwd = dis.calc(grey, prev_grey, None)  # for each pixel of `grey`, where it was before
     bwd = dis.calc(prev_grey, grey, None)
     h, w = grey.shape
-    gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
-    mx, my = gx + fwd[..., 0], gy + fwd[..., 1]
+    mx, my = source_coords(fwd)
     warped = cv2.remap(prev_rgb.astype(np.float32), mx, my, cv2.INTER_LINEAR)
     back = cv2.remap(bwd, mx, my, cv2.INTER_LINEAR)
     # forward-backward check: occluded or badly tracked pixels do not count

@@ -13,6 +13,7 @@ previous frame that even motion-compensated does not match the current one
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import cv2
@@ -25,6 +26,21 @@ class SmoothConfig:
     match_sigma: float = 4.0  # L units: mismatch at which the weight falls to 1/e
     cut_threshold: float = 0.35  # Bhattacharyya distance of luma histograms that marks a cut
     cut_mismatch: float = 10.0  # mean |L - warped previous L| (L units) that marks a cut
+
+
+@functools.lru_cache(maxsize=4)
+def _grid(h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
+    gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+    gx.flags.writeable = gy.flags.writeable = False
+    return gx, gy
+
+
+def source_coords(flow: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Maps for ``cv2.remap`` from a flow field (H, W, 2) float32 that says, for
+    each pixel, where it came from: (x + dx, y + dy), each (H, W) float32.
+    The pixel grid is built once per frame size, not once per frame."""
+    gx, gy = _grid(*flow.shape[:2])
+    return gx + flow[..., 0], gy + flow[..., 1]
 
 
 def histogram(L8: np.ndarray) -> np.ndarray:
@@ -75,8 +91,7 @@ class Smoother:
         """The blended a/b, or None when the frames do not match: a cut."""
         flow = self._flow.calc(L8, self._prev_L8, None)  # where each pixel of this frame was before
         h, w = L.shape
-        gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
-        mx, my = gx + flow[..., 0], gy + flow[..., 1]
+        mx, my = source_coords(flow)
         prev = np.dstack([self._prev_L, self._prev_ab[0], self._prev_ab[1]])
         warped = cv2.remap(prev, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         mismatch = np.abs(warped[..., 0] - L)

@@ -1,4 +1,3 @@
-import os
 from pathlib import Path
 
 import numpy as np
@@ -9,7 +8,6 @@ from filmcolor import checkpoint, model
 
 torch.set_num_threads(2)
 REPO = Path(__file__).resolve().parent.parent
-SHARED_DATA = Path(os.environ.get("FILMCOLOR_SHARED_DATA", REPO.parent / "shared" / "data"))
 
 
 @pytest.fixture(scope="session")
