@@ -181,32 +181,36 @@ def _max_chroma_table(n_l: int = 101, n_hue: int = 180) -> torch.Tensor:
     return lo.float()
 
 
+@functools.lru_cache(maxsize=4)
+def _chroma_limit_table() -> torch.Tensor:
+    """The chroma limit used by :func:`clamp_ab` for each cell of the (L, hue)
+    table: the smallest of the cell's four corners (the gamut edge curves
+    between entries), less a 1% margin. (n_l, n_hue) float32."""
+    table = _max_chroma_table()
+    n_l = table.shape[0]
+    next_l = table[torch.arange(1, n_l + 1).clamp(max=n_l - 1)]
+    lowest = torch.minimum(table, next_l)
+    return torch.minimum(lowest, lowest.roll(-1, dims=1)) * 0.99
+
+
 def clamp_ab(L: torch.Tensor, ab: torch.Tensor) -> torch.Tensor:
     """Shrink the chroma of each pixel until its colour lies inside sRGB.
 
     L: (*, 1, H, W) in [0, 100]; ab: (*, 2, H, W) in LAB units. Returns a/b of
     the same shape with the hue kept and chroma at most the largest that sRGB
-    can show at that L and hue (looked up in a table, nearest entry). Without
-    this, clipping in RGB shifts lightness and leaves blotches.
+    can show at that L and hue (looked up in a table). Without this, clipping
+    in RGB shifts lightness and leaves blotches.
     """
     check_image(L, 1, "L")
     check_image(ab, 2, "ab")
-    table = _max_chroma_table().to(ab.device)
-    n_l, n_hue = table.shape
+    limits = _chroma_limit_table().to(ab.device)
+    n_l, n_hue = limits.shape
     a, b = ab.float().unbind(-3)
     chroma = torch.hypot(a, b)
-    # The gamut edge curves between table entries: take the smallest of the
-    # four entries around (L, hue), and a small margin.
-    h = (torch.atan2(b, a) % (2 * math.pi)) * (n_hue / (2 * math.pi))
-    h0 = h.floor().long() % n_hue
-    h1 = (h0 + 1) % n_hue
-    li = L.float().squeeze(-3).clamp(0, 100) * ((n_l - 1) / 100)
-    l0 = li.floor().long().clamp(0, n_l - 1)
-    l1 = (l0 + 1).clamp(max=n_l - 1)
-    limit = torch.minimum(
-        torch.minimum(table[l0, h0], table[l0, h1]), torch.minimum(table[l1, h0], table[l1, h1])
-    ) * 0.99
-    scale = torch.where(chroma > limit, limit / chroma.clamp_min(1e-6), torch.ones_like(chroma))
+    h = (torch.atan2(b, a) % (2 * math.pi)).mul_(n_hue / (2 * math.pi)).long() % n_hue
+    li = L.float().squeeze(-3).clamp(0, 100).mul_((n_l - 1) / 100).long()
+    limit = limits[li, h]
+    scale = (limit / chroma.clamp_min(1e-6)).clamp_(max=1.0)
     return (ab.float() * scale.unsqueeze(-3)).to(ab.dtype)
 
 
