@@ -137,16 +137,20 @@ def image(inputs, output, recursive, compare, max_megapixels, model_path, device
 @click.option("--preset", default="medium", type=click.Choice(X264_PRESETS), help="Encoder speed/size trade-off.")
 @click.option("--batch-size", default=8, type=click.IntRange(1, 1024), help="Frames per network call.")
 @click.option("--no-smooth", is_flag=True, help="Don't smooth colour over time (to see what it does).")
+@click.option("--key-interval", default=4, show_default=True, type=click.IntRange(1, 100),
+              help="Run the network on at most every Nth frame of a steady shot and carry colour "
+                   "along the motion between (1: every frame; needs smoothing).")
 @click.option("--deinterlace", is_flag=True, help="Deinterlace (bwdif) before colorizing.")
 @model_options
 @guarded
-def video(src, dst, codec, crf, preset, batch_size, no_smooth, deinterlace, model_path, device, size, quiet, debug):
+def video(src, dst, codec, crf, preset, batch_size, no_smooth, key_interval, deinterlace, model_path, device, size,
+          quiet, debug):
     """Colorize a film IN into OUT: every frame and timestamp kept, sound and subtitles copied."""
     from .video import VideoOptions, colorize_video
 
     colorizer = load_colorizer(model_path, device, size)
     opts = VideoOptions(codec=codec, crf=crf, preset=preset, batch_size=batch_size,
-                        smooth=not no_smooth, deinterlace=deinterlace)
+                        smooth=not no_smooth, key_interval=key_interval, deinterlace=deinterlace)
     bars: list[tqdm] = []
 
     def start(total: int) -> None:
@@ -171,6 +175,8 @@ def video(src, dst, codec, crf, preset, batch_size, no_smooth, deinterlace, mode
         click.echo(f"warning: {report.concealed_frames} frames were damaged; the decoder patched them over", err=True)
     if not quiet:
         kept = f"; copied {', '.join(report.copied)}" if report.copied else ""
+        if report.carried:
+            kept = f"; {report.carried} coloured along the motion" + kept
         click.echo(f"wrote {dst}: {report.frames} frames in {seconds:.1f} s "
                    f"({report.frames / max(seconds, 1e-9):.1f} fps){kept}", err=True)
 

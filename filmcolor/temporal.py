@@ -53,10 +53,27 @@ def is_cut(prev_hist: np.ndarray, hist: np.ndarray, threshold: float) -> bool:
     return cv2.compareHist(prev_hist, hist, cv2.HISTCMP_BHATTACHARYYA) > threshold
 
 
+@dataclass
+class Motion:
+    """What the smoother learned about one frame from its lightness alone."""
+
+    fresh: bool  # first frame of a shot (or of the film): there is no history to use
+    maps: tuple[np.ndarray, np.ndarray] | None = None  # cv2.remap coordinates into the previous frame
+    match: np.ndarray | None = None  # (H, W) float32 in [0, 1]: how well the warped previous L fits
+
+    @property
+    def tracked(self) -> float:
+        """Mean match over the frame, 0..1: how much of it the flow explains."""
+        return 0.0 if self.match is None else float(self.match.mean())
+
+
 class Smoother:
     """Stateful: feed frames in order with :meth:`step`; :meth:`reset` between clips.
 
     Works at the network's size: L (H, W) float32 in [0, 100], a/b (2, H, W) float32.
+    :meth:`step` is :meth:`observe` then :meth:`blend`; the film pipeline calls
+    the two apart so it can look at a batch's motion before it runs the network.
+    Every observed frame must then be blended, in the same order.
     """
 
     def __init__(self, cfg: SmoothConfig | None = None):
@@ -68,38 +85,58 @@ class Smoother:
     def reset(self) -> None:
         self._prev_L8: np.ndarray | None = None
         self._prev_L: np.ndarray | None = None
-        self._prev_ab: np.ndarray | None = None
         self._prev_hist: np.ndarray | None = None
+        self._prev_ab: np.ndarray | None = None
 
     def step(self, L: np.ndarray, ab: np.ndarray) -> np.ndarray:
         """The smoothed a/b (2, H, W) float32 of this frame."""
         if L.ndim != 2 or ab.shape != (2, *L.shape):
             raise ValueError(f"expected L (H, W) and ab (2, H, W). Got {L.shape} and {ab.shape}")
+        return self.blend(self.observe(L), ab)
+
+    def observe(self, L: np.ndarray) -> Motion:
+        """Motion of this frame (L (H, W) float32 in [0, 100]) against the previous
+        one: optical flow, how well it matches, and whether a shot starts here."""
+        if L.ndim != 2:
+            raise ValueError(f"expected L (H, W). Got {L.shape}")
         L8 = np.clip(L * 2.55 + 0.5, 0, 255).astype(np.uint8)
         hist = histogram(L8)
-        fresh = self._prev_ab is None or self._prev_ab.shape != ab.shape
-        if not fresh and is_cut(self._prev_hist, hist, self.cfg.cut_threshold):
-            self.cuts += 1
-            fresh = True
-        out = None if fresh else self._blend(L8, L, ab)
-        if out is None:
-            out = ab.astype(np.float32, copy=True)
-        self._prev_L8, self._prev_L, self._prev_ab, self._prev_hist = L8, L, out, hist
-        return out
+        motion = Motion(fresh=True)
+        if self._prev_L is not None and self._prev_L.shape == L.shape:
+            if is_cut(self._prev_hist, hist, self.cfg.cut_threshold):
+                self.cuts += 1
+            else:
+                motion = self._track(L8, L)
+        self._prev_L8, self._prev_L, self._prev_hist = L8, L, hist
+        return motion
 
-    def _blend(self, L8: np.ndarray, L: np.ndarray, ab: np.ndarray) -> np.ndarray | None:
-        """The blended a/b, or None when the frames do not match: a cut."""
+    def _track(self, L8: np.ndarray, L: np.ndarray) -> Motion:
+        """Flow to the previous frame and the match map; fresh when nothing lines up: a cut."""
         flow = self._flow.calc(L8, self._prev_L8, None)  # where each pixel of this frame was before
         h, w = L.shape
         mx, my = source_coords(flow)
-        prev = np.dstack([self._prev_L, self._prev_ab[0], self._prev_ab[1]])
-        warped = cv2.remap(prev, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        mismatch = np.abs(warped[..., 0] - L)
+        warped = cv2.remap(self._prev_L, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        mismatch = np.abs(warped - L)
         if mismatch.mean() > self.cfg.cut_mismatch:
             self.cuts += 1
-            return None
-        weight = self.cfg.strength * np.exp(-((mismatch / self.cfg.match_sigma) ** 2))
+            return Motion(fresh=True)
+        match = np.exp(-((mismatch / self.cfg.match_sigma) ** 2))
         # pixels whose source lies outside the previous frame have no history
-        weight[(mx < 0) | (mx > w - 1) | (my < 0) | (my > h - 1)] = 0
-        hist_ab = warped[..., 1:].transpose(2, 0, 1)
-        return (ab * (1 - weight) + hist_ab * weight).astype(np.float32)
+        match[(mx < 0) | (mx > w - 1) | (my < 0) | (my > h - 1)] = 0
+        return Motion(fresh=False, maps=(mx, my), match=match)
+
+    def blend(self, motion: Motion, ab: np.ndarray, strength: float | None = None) -> np.ndarray:
+        """a/b (2, H, W) float32 of the frame ``motion`` came from, blended with the
+        previous frame's smoothed a/b carried along the flow: the history weighs
+        ``strength`` (default ``cfg.strength``) times the match. Returns the
+        smoothed a/b (2, H, W) float32, which becomes the history."""
+        if motion.fresh or self._prev_ab is None or self._prev_ab.shape != ab.shape:
+            out = ab.astype(np.float32, copy=True)
+        else:
+            weight = (self.cfg.strength if strength is None else strength) * motion.match
+            mx, my = motion.maps
+            prev = cv2.merge([self._prev_ab[0], self._prev_ab[1]])
+            hist_ab = cv2.remap(prev, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+            out = (ab * (1 - weight) + hist_ab.transpose(2, 0, 1) * weight).astype(np.float32)
+        self._prev_ab = out
+        return out

@@ -56,6 +56,9 @@ class VideoOptions:
     preset: str = "medium"
     batch_size: int = 8
     smooth: bool = True
+    # with smoothing, the network sees at most every key_interval-th frame of a
+    # steady shot; the others get colour carried along the optical flow
+    key_interval: int = 4
     deinterlace: bool = False
     queue_batches: int = 2  # batches buffered between stages
 
@@ -69,6 +72,7 @@ class VideoReport:
     lost_frames: int = 0  # packets that gave no frame although the decoder took them
     concealed_frames: int = 0  # decoded with damage patched over (kept in the output)
     cuts: int = 0
+    carried: int = 0  # frames coloured by carrying colour along the flow, not by the network
     copied: list[str] = field(default_factory=list)
     reencoded: list[str] = field(default_factory=list)
     notices: list[str] = field(default_factory=list)
@@ -153,7 +157,8 @@ class Pipeline:
             self.report.notices.append(f"{self.opts.codec}: written as {self.out_format} (source {self.in_format})")
         self.matrix, self.out_space = colour_matrix(self.vin.codec_context.colorspace, self.height)
         layout = FrameLayout(self.width, self.height, self.out_format, self.matrix, self.out_space, self.in_full_range)
-        self.colourer = FrameColourer(self.colorizer, layout, self.opts.batch_size, self.report.notices)
+        self.colourer = FrameColourer(self.colorizer, layout, self.opts.batch_size, self.report.notices,
+                                      key_interval=self.opts.key_interval)
         if not container_takes(fmt_name, lambda c: self._add_video(c)):
             raise OutputError(
                 f"{self.opts.codec} video cannot go into .{self.dst.suffix.lstrip('.')} "
@@ -299,6 +304,7 @@ class Pipeline:
     def _colour_frames(self, frames: list, smoother: Smoother | None) -> list:
         out = self.colourer.colour(frames, smoother)
         self.report.batch_size = self.colourer.batch_size
+        self.report.carried = self.colourer.carried
         return out
 
     # ------------------------------------------------------------ main
@@ -426,6 +432,8 @@ def colorize_video(colorizer: Colorizer, src: str | os.PathLike, dst: str | os.P
         raise OutputError(f"unknown codec {opts.codec!r}; choose from {', '.join(CODECS)}")
     if opts.batch_size < 1:
         raise ValueError("batch size must be at least 1")
+    if opts.key_interval < 1:
+        raise ValueError("key interval must be at least 1")
     if not src.exists():
         raise InputError("no such file")
     if not src.is_file():

@@ -1,0 +1,110 @@
+"""Key frames: the network sees only some frames; the rest get colour carried
+along the motion. Checked with a stand-in network whose colour is known."""
+
+from fractions import Fraction
+
+import av
+import numpy as np
+import pytest
+import torch
+from media import scene
+
+from filmcolor.frames import FrameColourer, FrameLayout
+from filmcolor.temporal import Smoother
+
+W, H = 96, 64
+
+
+class LightnessPainter:
+    """Stands in for a Colorizer: paints dark things (the disc of media.scene)
+    red (a = +60), the rest green (a = -30), and counts the frames it is shown."""
+
+    size = H
+
+    def __init__(self):
+        self.seen = 0
+
+    def ab_small(self, L: torch.Tensor, clamp: bool = True) -> torch.Tensor:
+        self.seen += len(L)
+        a = torch.where(L < 42, 60.0, -30.0)
+        return torch.cat([a, torch.zeros_like(a)], dim=1)
+
+
+def grey_frames(n: int, cut_at: int | None = None) -> list[av.VideoFrame]:
+    frames = []
+    for i in range(n):
+        rgb = scene(i, W, H, kind=1 if cut_at is not None and i >= cut_at else 0)
+        frame = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format="yuv420p")
+        frame.pts, frame.time_base = i, Fraction(1, 24)
+        frames.append(frame)
+    return frames
+
+
+def colour_all(frames, key_interval, batch_size=8):
+    painter = LightnessPainter()
+    colourer = FrameColourer(painter, FrameLayout(W, H, "yuv420p", "bt709", 1, False), batch_size, [],
+                             key_interval=key_interval)
+    smoother = Smoother()
+    out = []
+    for i in range(0, len(frames), batch_size):
+        out += colourer.colour(frames[i : i + batch_size], smoother)
+    return out, painter, colourer, smoother
+
+
+def cr(frame: av.VideoFrame) -> np.ndarray:
+    """The Cr plane (H/2, W/2) as int."""
+    return np.frombuffer(frame.planes[2], np.uint8).reshape(-1, frame.planes[2].line_size)[:, : W // 2].astype(int)
+
+
+def disc_mask(i: int, grow: int = -5) -> np.ndarray:
+    """Where the moving disc of media.scene is in frame i, at chroma size; its
+    radius changed by ``grow`` pixels (a margin for the soft colour edge)."""
+    yy, xx = np.mgrid[0 : H // 2, 0 : W // 2] * 2
+    cx, cy = (i * 4) % W, H // 2
+    return (xx - cx) ** 2 + (yy - cy) ** 2 < (min(W, H) // 5 + grow) ** 2
+
+
+@pytest.mark.parametrize("key_interval", [2, 4])
+def test_network_sees_one_frame_in_key_interval(key_interval):
+    frames = grey_frames(32)
+    out, painter, colourer, _ = colour_all(frames, key_interval)
+    assert len(out) == 32 and [f.pts for f in out] == list(range(32))
+    assert painter.seen == pytest.approx(32 / key_interval, abs=2)
+    assert colourer.carried == 32 - painter.seen
+
+
+def test_key_interval_one_runs_the_network_on_every_frame():
+    out, painter, colourer, _ = colour_all(grey_frames(12), 1)
+    assert painter.seen == 12 and colourer.carried == 0
+
+
+def test_a_shot_starts_with_the_network_and_nothing_crosses_the_cut():
+    frames = grey_frames(24, cut_at=13)  # 13 is neither a batch start nor a multiple of 4
+    carried, painter, _, smoother = colour_all(frames, 4)
+    every, _, _, _ = colour_all(frames, 1)
+    assert smoother.cuts == 1
+    # the first frame after the cut is the network's own colour, whatever came before
+    assert np.array_equal(cr(carried[13]), cr(every[13]))
+    assert not np.array_equal(cr(carried[12]), cr(every[12]))  # before it, frames really were carried
+    assert painter.seen < 24
+
+
+def test_carried_frames_keep_the_moving_object_in_its_own_colour():
+    frames = grey_frames(24)
+    out, _, colourer, _ = colour_all(frames, 4)
+    assert colourer.carried > 12
+    for i in range(4, 24):
+        disc = disc_mask(i)
+        c = cr(out[i])
+        # red disc (Cr well above neutral) where the disc is now, green around it
+        assert c[disc].mean() > 150, i
+        # the background beside the disc, in the rows it crosses (higher up the
+        # sky is as dark as the disc, and so painted red too)
+        beside = ~disc_mask(i, grow=12)
+        beside[: H // 2 // 2 - 5] = beside[H // 2 // 2 + 5 :] = False
+        assert c[beside].mean() < 110, i
+
+
+def test_key_interval_must_be_positive():
+    with pytest.raises(ValueError, match="key_interval"):
+        FrameColourer(LightnessPainter(), FrameLayout(W, H, "yuv420p", "bt709", 1, False), 8, [], key_interval=0)
