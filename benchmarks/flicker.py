@@ -92,7 +92,7 @@ def measures(frames, truth, cuts) -> dict:
     }
 
 
-def run(clip: Path, size: int | None = None, key_interval: int = 2) -> dict:
+def run(clip: Path, size: int | None = None, key_interval: int = VideoOptions.key_interval) -> dict:
     """Measures of truth, raw and smoothed; flicker removed; cuts and any crossed."""
     truth = decode_rgb(clip)
     with av.open(str(clip)) as c:

@@ -121,6 +121,8 @@ def test_real_clip_bikes(colorizer, tmp_path):
     assert frame_pts(dst) == frame_pts(BIKES)
     assert duration(dst) == duration(BIKES) == 10.0
     assert report.cuts == 5  # the clip's five cuts (frames 30, 76, 137, 187, 242); smoothing resets at each
+    # key frames: the network saw each shot's first frame and then every 4th at most
+    assert 250 * 3 // 4 - 10 <= report.carried <= 250 * 3 // 4
 
 
 def test_real_clip_with_51_audio(colorizer, tmp_path):
@@ -342,6 +344,21 @@ def test_cli_options_reach_the_output(tiny_model, tmp_path):
     assert r.exit_code == 0, r.output
     assert "wrote" in r.output and "8 frames" in r.output
     assert stream_info(dst)[0]["codec_name"] == "hevc"
+    assert "along the motion" not in r.output  # --no-smooth: the network saw every frame
     q = CliRunner().invoke(main, ["video", str(src), str(tmp_path / "q.mp4"), "--model", str(tiny_model),
                                   "--size", "64", "-q"])
     assert q.exit_code == 0 and q.output == ""
+    k = CliRunner().invoke(main, ["video", str(src), str(tmp_path / "k.mp4"), "--model", str(tiny_model),
+                                  "--size", "64", "--key-interval", "2", "--preset", "ultrafast"])
+    assert k.exit_code == 0 and "4 coloured along the motion" in k.output, k.output
+
+
+def test_cpu_threads_are_set_for_the_run_and_restored(colorizer, tmp_path, monkeypatch):
+    seen = []
+    real = colorizer.ab_small
+    monkeypatch.setattr(colorizer, "ab_small", lambda L, clamp=True: seen.append(torch.get_num_threads()) or real(L, clamp))
+    before = torch.get_num_threads()
+    src = make_clip(tmp_path / "in.mp4", frames=6)
+    colorize_video(colorizer, src, tmp_path / "out.mp4", fast(cpu_threads=1))
+    assert seen and set(seen) == {1}
+    assert torch.get_num_threads() == before
