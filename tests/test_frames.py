@@ -64,10 +64,10 @@ def disc_mask(i: int, grow: int = -5) -> np.ndarray:
     return (xx - cx) ** 2 + (yy - cy) ** 2 < (min(W, H) // 5 + grow) ** 2
 
 
-@pytest.mark.parametrize("key_interval", [2, 4])
-def test_network_sees_one_frame_in_key_interval(key_interval):
+@pytest.mark.parametrize(("key_interval", "batch_size"), [(2, 8), (4, 8), (4, 3), (3, 1)])
+def test_network_sees_one_frame_in_key_interval(key_interval, batch_size):
     frames = grey_frames(32)
-    out, painter, colourer, _ = colour_all(frames, key_interval)
+    out, painter, colourer, _ = colour_all(frames, key_interval, batch_size)
     assert len(out) == 32 and [f.pts for f in out] == list(range(32))
     assert painter.seen == pytest.approx(32 / key_interval, abs=2)
     assert colourer.carried == 32 - painter.seen
