@@ -2,9 +2,10 @@
 the film pipeline.
 
 Each frame's luma plane is shrunk to the network's size and turned into L by
-a lookup table; the network gives a/b for the batch; a/b are smoothed over
-time, clamped to the gamut and turned into the chroma planes of the output
-format at the network's size, then upsampled. The output frame gets the
+a lookup table; the network gives a/b for the batch's key frames (all of
+them without smoothing); a/b are smoothed over time and carried along the
+motion to the other frames, clamped to the gamut and turned into the chroma
+planes of the output format at the network's size, then upsampled. The output frame gets the
 SOURCE luma plane untouched (shifted only if the bit depth changes).
 """
 

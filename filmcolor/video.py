@@ -6,8 +6,10 @@ film:
 1. a thread demuxes and decodes (FFmpeg's own threads inside), passing
    frames on and the packets of every other stream untouched;
 2. a thread shrinks each frame's luma plane to the network's size, colorizes
-   frames in batches, smooths a/b over time, and builds output frames from
-   the SOURCE luma plane plus new chroma planes (only chroma is upsampled);
+   the key frames of each batch (see frames.FrameColourer), smooths a/b over
+   time, carrying colour along the motion to the frames between, and builds
+   output frames from the SOURCE luma plane plus new chroma planes (only
+   chroma is upsampled);
 3. the calling thread encodes and muxes, copying audio, subtitle and data
    packets as they come.
 
