@@ -181,7 +181,7 @@ def _max_chroma_table(n_l: int = 101, n_hue: int = 180) -> torch.Tensor:
     return lo.float()
 
 
-@functools.lru_cache(maxsize=4)
+@functools.lru_cache(maxsize=1)
 def _chroma_limit_table() -> torch.Tensor:
     """The chroma limit used by :func:`clamp_ab` for each cell of the (L, hue)
     table: the smallest of the cell's four corners (the gamut edge curves

@@ -93,7 +93,8 @@ class FrameColourer:
         self.key_interval = key_interval
         self.carry_min_tracked = carry_min_tracked
         self.carried = 0  # frames coloured without the network
-        self._last_key: tuple[int, torch.Tensor] | None = None  # (frames ago, its network a/b)
+        self._frames_seen = 0  # with a smoother: frames before this batch
+        self._last_key: tuple[int, torch.Tensor] | None = None  # (frame number, its network a/b)
 
     def colour(self, frames: list[av.VideoFrame], smoother: Smoother | None) -> list[av.VideoFrame]:
         if not frames:
@@ -133,42 +134,34 @@ class FrameColourer:
     def _smoothed(self, L: torch.Tensor, smoother: Smoother) -> torch.Tensor:
         """Smoothed a/b (N, 2, h, w) for L (N, 1, h, w) of consecutive frames,
         the network run on the key frames only (see the class)."""
-        n = len(L)
-        motions = [smoother.observe(L[i, 0].numpy()) for i in range(n)]
-        keys, since = [], None if self._last_key is None else self._last_key[0]
-        for i, m in enumerate(motions):
-            carry = (not m.fresh and since is not None and since + 1 < self.key_interval
-                     and m.tracked >= self.carry_min_tracked)
-            if carry:
-                since += 1
-            else:
-                keys.append(i)
-                since = 0
-        predicted = self.predict(L[keys]) if keys else L.new_empty((0, 2, *L.shape[2:]))
-        key_ab = dict(zip(keys, predicted, strict=True))
+        motions = [smoother.observe(plane.numpy()) for plane in L[:, 0]]
+        first = self._frames_seen  # frames are numbered from the start of the film
+        last = self._last_key[0] if self._last_key else None
+        keys = []
+        for t, m in enumerate(motions, first):
+            if (m.fresh or last is None or t - last >= self.key_interval
+                    or m.tracked < self.carry_min_tracked):
+                keys.append(t)
+                last = t
+        known = dict([self._last_key]) if self._last_key else {}  # frame number -> the network's a/b
+        if keys:
+            known.update(zip(keys, self.predict(L[[t - first for t in keys]]), strict=True))
         out = []
-        for i, m in enumerate(motions):
-            if i in key_ab:
-                out.append(smoother.blend(m, key_ab[i].numpy()))
+        for t, m in enumerate(motions, first):
+            if t in known:
+                out.append(smoother.blend(m, known[t].numpy()))
                 continue
-            # nearest key before (always in this shot: a shot starts with a key) and after
-            before = max((k for k in keys if k < i), default=None)
-            if before is None:
-                ago, ab_before = self._last_key
-                ago += i + 1
-            else:
-                ago, ab_before = i - before, key_ab[before]
-            after = min((k for k in keys if k > i), default=None)
-            guess = ab_before
-            if after is not None and not motions[after].fresh:  # frames between keys are never fresh
-                guess = ab_before + (key_ab[after] - ab_before) * (ago / (ago + after - i))
+            # the key before is in this shot (a shot starts with a key); the one after may not be
+            before = max(k for k in known if k < t)
+            after = min((k for k in known if k > t), default=None)
+            guess = known[before]
+            if after is not None and not motions[after - first].fresh:
+                guess = guess + (known[after] - guess) * ((t - before) / (after - before))
             out.append(smoother.blend(m, guess.numpy(), strength=1.0))
             self.carried += 1
-        last_key = keys[-1] if keys else None
-        if last_key is not None:
-            self._last_key = (n - 1 - last_key, key_ab[last_key])
-        else:
-            self._last_key = (self._last_key[0] + n, self._last_key[1])
+        self._frames_seen += len(motions)
+        if keys:
+            self._last_key = (keys[-1], known[keys[-1]])
         return torch.from_numpy(np.stack(out))
 
     def predict(self, L: torch.Tensor) -> torch.Tensor:
