@@ -57,11 +57,6 @@ def write_grey(frames: list[np.ndarray], path: Path, rate: int) -> None:
             out.mux(p)
 
 
-def ab_of(rgb: np.ndarray) -> np.ndarray:
-    lab = cv2.cvtColor(rgb.astype(np.float32) / 255, cv2.COLOR_RGB2LAB)
-    return lab[..., 1:].transpose(2, 0, 1)
-
-
 def find_cuts(frames: list[np.ndarray], threshold: float = 35.0) -> list[int]:
     """Frames t whose grey differs from t-1 by more than ``threshold`` levels on
     average: scene cuts (on bikes.mp4, cuts give 52..84, motion at most 22).
@@ -83,10 +78,10 @@ def measures(frames, truth, cuts) -> dict:
     for t in range(1, len(frames)):
         mask = np.abs(greys[t].astype(np.int16) - greys[t - 1]) > 12
         if t not in cuts and mask.any():
-            moving.append(np.linalg.norm(ab_of(frames[t]) - ab_of(truth[t]), axis=0)[mask].mean())
+            moving.append(np.linalg.norm(metrics.ab_planes(frames[t]) - metrics.ab_planes(truth[t]), axis=0)[mask].mean())
     return {
         "moving": float(np.mean(moving)),
-        "consistency": metrics.color_consistency([ab_of(f[::2, ::2]) for f in frames]),
+        "consistency": metrics.color_consistency([metrics.ab_planes(f[::2, ::2]) for f in frames]),
         "warp": float(np.mean(warp)),
         "psnr": float(np.mean([p for p in psnr if np.isfinite(p)])),
     }

@@ -110,8 +110,7 @@ def evaluate_video(colorizer: Colorizer, path: Path, opts: EvalOptions) -> dict:
         for i, (truth, pred) in enumerate(pairs):
             if i % opts.every == 0:
                 rows.append(_with_grey(pred, truth))
-            lab = cv2.cvtColor(pred[::2, ::2].astype(np.float32) / 255, cv2.COLOR_RGB2LAB)
-            abs_pred.append(lab[..., 1:].transpose(2, 0, 1))
+            abs_pred.append(metrics.ab_planes(pred[::2, ::2]))
             grey = cv2.cvtColor(truth, cv2.COLOR_RGB2GRAY)
             if prev is not None:
                 warps.append(metrics.warp_error(prev[0], grey, prev[1] / 255.0, pred / 255.0))

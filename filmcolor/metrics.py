@@ -44,6 +44,12 @@ def colorfulness(rgb: torch.Tensor) -> torch.Tensor:
     return sigma + 0.3 * mu
 
 
+def ab_planes(rgb: np.ndarray) -> np.ndarray:
+    """a/b (2, H, W) float32 in LAB units of an (H, W, 3) uint8 RGB picture."""
+    lab = cv2.cvtColor(rgb.astype(np.float32) / 255, cv2.COLOR_RGB2LAB)
+    return lab[..., 1:].transpose(2, 0, 1)
+
+
 def ab_histogram(ab: np.ndarray, bins: int = 32, limit: float = 110.0) -> np.ndarray:
     """Normalized 2-D histogram of a/b values.
 
