@@ -23,6 +23,8 @@ CONFIGS = [
     ("unet", {"channels": [16, 32, 64, 128, 256]}, "classify"),
     ("effunet", {}, "regression"),
     ("effunet", {}, "classify"),
+    ("effunet", {"encoder": "lite1"}, "classify"),
+    ("effunet", {"encoder": "lite2"}, "classify"),
 ]
 
 
@@ -55,14 +57,17 @@ def measure(device_name: str = "cpu", threads: int = 2, batch: int = 8, sizes=(1
         net = model.fuse_batchnorm(model.build(arch, {**params, "head": {"kind": head}})).to(device)
         if device.type == "cpu":
             net = net.to(memory_format=torch.channels_last)
-        mark = " (default)" if default.arch == arch and default.params["head"]["kind"] == head else ""
+        encoder = params.get("encoder", "lite0") if arch == "effunet" else ""
+        is_default = (default.arch == arch and default.params["head"]["kind"] == head
+                      and default.params.get("encoder", "lite0") == (encoder or None))
+        mark = " (default)" if is_default else ""
         params_m = sum(p.numel() for p in net.parameters()) / 1e6
         for size in sizes:
             x = torch.rand(batch, 1, size, size, device=device) * 2 - 1
             if device.type == "cpu":
                 x = x.contiguous(memory_format=torch.channels_last)
             with torch.inference_mode():
-                rows.append((f"{arch} {head}{mark}", f"{params_m:.2f}", size, gflop(net, x), ms_per_frame(net, x)))
+                rows.append((f"{arch} {encoder} {head}{mark}".replace("  ", " "), f"{params_m:.2f}", size, gflop(net, x), ms_per_frame(net, x)))
     return rows
 
 

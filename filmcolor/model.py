@@ -173,16 +173,22 @@ class UNet(ColorNet):
 # Module names match the `efficientnet-lite-pytorch` package, so its ImageNet
 # weights load by name. Lite: ReLU6, no squeeze-excitation, fixed stem.
 
-# (repeats, kernel, stride, expand, in, out) per stage
-LITE0_STAGES = (
-    (1, 3, 1, 1, 32, 16),
-    (2, 3, 2, 6, 16, 24),
-    (2, 5, 2, 6, 24, 40),
-    (3, 3, 2, 6, 40, 80),
-    (3, 5, 1, 6, 80, 112),
-    (4, 5, 2, 6, 112, 192),
-    (1, 3, 1, 6, 192, 320),
-)
+# (repeats, kernel, stride, expand, in, out) per stage. Lite1 and Lite2 are
+# deeper (and Lite2 wider) versions of Lite0; the stem stays 32 channels.
+LITE_STAGES = {
+    "lite0": (
+        (1, 3, 1, 1, 32, 16), (2, 3, 2, 6, 16, 24), (2, 5, 2, 6, 24, 40), (3, 3, 2, 6, 40, 80),
+        (3, 5, 1, 6, 80, 112), (4, 5, 2, 6, 112, 192), (1, 3, 1, 6, 192, 320),
+    ),
+    "lite1": (
+        (1, 3, 1, 1, 32, 16), (3, 3, 2, 6, 16, 24), (3, 5, 2, 6, 24, 40), (4, 3, 2, 6, 40, 80),
+        (4, 5, 1, 6, 80, 112), (5, 5, 2, 6, 112, 192), (1, 3, 1, 6, 192, 320),
+    ),
+    "lite2": (
+        (1, 3, 1, 1, 32, 16), (3, 3, 2, 6, 16, 24), (3, 5, 2, 6, 24, 48), (4, 3, 2, 6, 48, 88),
+        (4, 5, 1, 6, 88, 120), (5, 5, 2, 6, 120, 208), (1, 3, 1, 6, 208, 352),
+    ),
+}
 _BN = {"momentum": 0.01, "eps": 1e-3}
 
 
@@ -233,24 +239,32 @@ class MBConv(nn.Module):
 
 
 class LiteEncoder(nn.Module):
-    """EfficientNet-Lite0 without its head; grey input (1 channel) to the stem.
+    """EfficientNet-Lite0/1/2 without its head; grey input (1 channel) to the stem.
 
-    forward: (B, 1, H, W) -> features at strides 2, 4, 8, 16, 32 with
-    16, 24, 40, 112, 320 channels.
+    forward: (B, 1, H, W) -> features at strides 2, 4, 8, 16, 32 (``channels``
+    gives their widths: 16, 24, 40, 112, 320 for Lite0).
     """
 
-    taps = (0, 2, 4, 10, 15)  # index of the last block of each stride
-    channels = (16, 24, 40, 112, 320)
-
-    def __init__(self):
+    def __init__(self, variant: str = "lite0"):
         super().__init__()
+        if variant not in LITE_STAGES:
+            raise ValueError(f"encoder: expected one of {tuple(LITE_STAGES)}. Got {variant!r}")
+        stages = LITE_STAGES[variant]
+        self.variant = variant
         self._conv_stem = SameConv(1, 32, 3, 2)
         self._bn0 = nn.BatchNorm2d(32, **_BN)
-        blocks = []
-        for repeats, k, stride, expand, cin, cout in LITE0_STAGES:
+        blocks, taps, channels, stride = [], [], [], 2
+        for n, (repeats, k, s, expand, cin, cout) in enumerate(stages):
             for i in range(repeats):
-                blocks.append(MBConv(cin if i == 0 else cout, cout, k, stride if i == 0 else 1, expand))
+                blocks.append(MBConv(cin if i == 0 else cout, cout, k, s if i == 0 else 1, expand))
+            stride *= s
+            # a stage is tapped when the next one halves the size (or it is the last)
+            if n + 1 == len(stages) or stages[n + 1][2] == 2:
+                taps.append(len(blocks) - 1)
+                channels.append(cout)
         self._blocks = nn.ModuleList(blocks)
+        self.taps = tuple(taps)  # index of the last block of each stride
+        self.channels = tuple(channels)
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
         x = F.relu6(self._bn0(self._conv_stem(x)))
@@ -265,20 +279,21 @@ class LiteEncoder(nn.Module):
 @dataclass
 class EffUNetConfig:
     decoder: tuple[int, ...] = (96, 64, 48, 32)
+    encoder: str = "lite0"  # lite0, lite1 or lite2 (see LITE_STAGES)
     head: HeadConfig = field(default_factory=HeadConfig)
 
 
 class EffUNet(ColorNet):
-    """U-Net decoder on an EfficientNet-Lite0 encoder; output at half the input size."""
+    """U-Net decoder on an EfficientNet-Lite encoder; output at half the input size."""
 
     decoder_stride = 2
 
     def __init__(self, cfg: EffUNetConfig):
         super().__init__()
         self.cfg = cfg
-        self.encoder = LiteEncoder()
-        skips = LiteEncoder.channels[-2::-1]  # 112, 40, 24, 16
-        deep = (LiteEncoder.channels[-1],) + tuple(cfg.decoder[:-1])
+        self.encoder = LiteEncoder(cfg.encoder)
+        skips = self.encoder.channels[-2::-1]  # 112, 40, 24, 16 for Lite0
+        deep = (self.encoder.channels[-1],) + tuple(cfg.decoder[:-1])
         self.decoder = nn.ModuleList(
             conv_bn_relu(d + s, out) for d, s, out in zip(deep, skips, cfg.decoder, strict=True)
         )

