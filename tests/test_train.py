@@ -1,4 +1,5 @@
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -65,6 +66,58 @@ def test_split_is_seeded_disjoint_and_complete(tmp_path):
     assert val1 != val3
     assert len(val1) == 4 and not set(train1) & set(val1)
     assert sorted(train1 + val1) == sorted(files)
+
+
+def test_holdout_keeps_whole_folders_out_of_training(tmp_path):
+    a = make_photos(tmp_path / "data" / "a", 5)
+    b = make_photos(tmp_path / "data" / "b", 3, seed=1)
+    other = make_photos(tmp_path / "elsewhere", 2, seed=2)
+    train, val = data.holdout(data.find_images([tmp_path / "data"]), [tmp_path / "data" / "b", tmp_path / "elsewhere"])
+    assert sorted(train) == sorted(a)
+    assert sorted(val) == sorted(b + other)
+    with pytest.raises(data.DataError, match="every training image"):
+        data.holdout(b, [tmp_path / "data"])
+
+
+def test_sources_are_first_folders_below_each_root(tmp_path):
+    roots = [tmp_path / "photos", tmp_path / "cutouts"]
+    assert data.source_of(tmp_path / "photos" / "ifct" / "x" / "1.jpg", roots) == "photos/ifct"
+    assert data.source_of(tmp_path / "cutouts" / "2.png", roots) == "cutouts"
+
+
+@pytest.mark.parametrize("balance, expected", [(1.0, (100, 25, 4)), (0.5, (10, 5, 2)), (0.0, (1, 1, 1))])
+def test_source_weights_share_sources_by_count_to_the_power(tmp_path, balance, expected):
+    files = [tmp_path / "d" / src / f"{i}.jpg" for src, n in (("big", 100), ("mid", 25), ("small", 4))
+             for i in range(n)]
+    w, share = data.source_weights(files, [tmp_path / "d"], balance)
+    assert w.sum() == pytest.approx(1.0)
+    got = [w[:100].sum(), w[100:125].sum(), w[125:].sum()]
+    assert got == pytest.approx([e / sum(expected) for e in expected])
+    assert share["d/big"] == pytest.approx(got[0])
+    assert len(set(np.round(w[:100], 12))) == 1  # photos of a source alike
+
+
+def test_balanced_sampler_order_depends_on_seed_and_epoch_only():
+    w = np.array([0.5, 0.3, 0.2, 0.0])
+    s = data.BalancedSampler(w, 1000, seed=3)
+    first = list(s)
+    assert len(first) == len(s) == 1000
+    assert first == list(data.BalancedSampler(w, 1000, seed=3))  # a resumed run draws the same
+    s.set_epoch(1)
+    assert list(s) != first
+    picks = [i for i, _ in first]
+    assert 3 not in picks  # weight 0: never drawn
+    assert 0.4 < picks.count(0) / 1000 < 0.6
+    assert [k for _, k in first] == list(range(1000))
+    ranks = [list(data.BalancedSampler(w, 1000, seed=3, rank=r, world=2)) for r in (0, 1)]
+    assert sorted(ranks[0] + ranks[1]) == sorted(first) and not set(ranks[0]) & set(ranks[1])
+
+
+def test_a_photo_drawn_twice_gets_two_crops(tmp_path):
+    files = make_photos(tmp_path, 1, size=(200, 300))
+    ds = data.PhotoDataset(files, data.DataConfig(size=32), train=True, seed=1)
+    assert torch.equal(ds[(0, 5)], ds[(0, 5)])
+    assert not torch.equal(ds[(0, 5)], ds[(0, 6)])
 
 
 def test_dataset_skips_unreadable_and_grey_and_counts_them(tmp_path):
@@ -159,6 +212,16 @@ def test_fit_writes_a_run_and_resumes(tmp_path):
     assert state["epoch"] == 3
 
 
+def test_fit_validates_on_held_out_folders(tmp_path):
+    make_photos(tmp_path / "photos" / "a", 8)
+    held = make_photos(tmp_path / "photos" / "b", 3, seed=5)
+    cfg = tiny_cfg(tmp_path, epochs=1, val_data=[str(tmp_path / "photos" / "b")], balance=0.0)
+    _, best = fit(cfg, progress=False)
+    train_files, val_files = data.read_split(Path(cfg.out) / "split.json")
+    assert sorted(val_files) == sorted(held) and not set(train_files) & set(held)
+    assert len(train_files) == 8 and "psnr" in best
+
+
 def test_fit_reports_empty_data(tmp_path):
     (tmp_path / "photos").mkdir()
     with pytest.raises(data.DataError):
@@ -206,8 +269,11 @@ def test_ddp_two_cpu_processes_agree(tmp_path):
     script.write_text(WORKER)
     run = tmp_path / "run"
     env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
+    with socket.socket() as sock:  # a free port, so two test runs on one machine do not collide
+        sock.bind(("127.0.0.1", 0))
+        port = str(sock.getsockname()[1])
     r = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29517",
+        [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", port,
          str(script), str(tmp_path / "photos"), str(run)],
         capture_output=True, text=True, env=env, timeout=300,
     )

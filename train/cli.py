@@ -17,9 +17,19 @@ D = TrainConfig()
 @click.command(context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
 @click.option("--data", "data_dirs", multiple=True, required=True, type=click.Path(),
               help="Folder of colour photos, searched recursively (repeatable).")
+@click.option("--val-data", "val_dirs", multiple=True, type=click.Path(),
+              help="Folder held out whole for validation (repeatable; removed from --data where "
+                   "inside it). Without it, --val-fraction of the photos by file.")
 @click.option("--out", default=D.out, help="Run folder: logs, checkpoints, pictures.")
 @click.option("--arch", type=click.Choice(list(model.ARCHITECTURES)), default=D.arch)
+@click.option("--encoder", type=click.Choice(list(model.LITE_STAGES)), default=D.encoder,
+              help="effunet: which EfficientNet-Lite encoder.")
 @click.option("--loss", type=click.Choice(list(losses.LOSSES)), default=D.loss)
+@click.option("--rebalance", default=D.rebalance,
+              help="classify: class rebalancing lambda (0.5 as Zhang et al.; 1 = none).")
+@click.option("--balance", default=D.balance,
+              help="Sources (first sub-folders of --data) are drawn in proportion to their "
+                   "photo count ** this: 1 = every photo alike, 0 = every source alike.")
 @click.option("--pretrained/--no-pretrained", default=D.pretrained,
               help="Start the effunet encoder from ImageNet weights.")
 @click.option("--size", default=D.size, help="Training crop size (multiple of 32).")
@@ -35,14 +45,15 @@ D = TrainConfig()
 @click.option("--max-steps", default=D.max_steps, help="Steps per epoch at most (0: all).")
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its last epoch.")
 @click.option("-q", "--quiet", is_flag=True)
-def main(data_dirs, out, arch, loss, pretrained, size, epochs, batch_size, lr, val_fraction,
+def main(data_dirs, val_dirs, out, arch, encoder, loss, rebalance, balance, pretrained, size, epochs, batch_size, lr, val_fraction,
          seed, workers, cache, device, threads, max_steps, resume, quiet) -> None:
     """Train a network; the run's best.safetensors is ready for `filmcolor --model`
     (`python -m train.export RUN OUT` writes the compact shipped form)."""
     if size % 32:
         raise click.BadParameter("must be a multiple of 32", param_hint="--size")
     cfg = TrainConfig(
-        data=list(data_dirs), out=out, arch=arch, loss=loss, pretrained=pretrained, size=size,
+        data=list(data_dirs), val_data=list(val_dirs), out=out, arch=arch, encoder=encoder, loss=loss,
+        rebalance=rebalance, balance=balance, pretrained=pretrained, size=size,
         epochs=epochs, batch_size=batch_size, lr=lr, val_fraction=val_fraction, seed=seed,
         workers=workers, cache=cache, device=device, threads=threads, max_steps=max_steps,
     )

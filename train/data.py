@@ -1,4 +1,11 @@
-"""Training data: folders of colour photos, split by file, cropped at random.
+"""Training data: folders of colour photos, cropped at random.
+
+Validation is either whole folders held out (``--val-data``: photos from
+sources the network never trains on, the honest measure) or a seeded split by
+file. A source is a photo's first sub-folder below the ``--data`` folder it was
+found in; sources are drawn in proportion to (number of photos) ** balance, so
+that one large source (463 food shots of one package) does not set the
+network's idea of a typical colour.
 
 Each sample is a random square crop (random scale, random position, random
 flip) resized to the training size and turned into LAB. Photos with an alpha
@@ -37,6 +44,74 @@ def find_images(folders: list[str | Path]) -> list[Path]:
             raise DataError(f"--data {folder}: no images found (looked for {', '.join(sorted(IMAGE_SUFFIXES))})")
         files.extend(found)
     return sorted(set(files))
+
+
+def holdout(files: list[Path], held_out: list[str | Path]) -> tuple[list[Path], list[Path]]:
+    """(training files, validation files): the images below the ``held_out``
+    folders are the validation set and are removed from ``files`` wherever
+    they appear in it (a held-out folder may lie inside a training folder)."""
+    val = find_images(held_out)
+    roots = [Path(f).resolve() for f in held_out]
+    train = [f for f in files if not any(f.resolve().is_relative_to(r) for r in roots)]
+    if not train:
+        raise DataError("every training image lies in a --val-data folder")
+    return train, val
+
+
+def source_of(path: Path, roots: list[str | Path]) -> str:
+    """The source a photo comes from: its first folder below the root it lies
+    in ("open-photos/ifct"), or the root itself for files directly in it."""
+    path = path.resolve()
+    for root in sorted((Path(r).resolve() for r in roots), key=lambda r: -len(r.parts)):
+        if path.is_relative_to(root):
+            rel = path.relative_to(root).parts
+            return f"{root.name}/{rel[0]}" if len(rel) > 1 else root.name
+    return path.parent.name
+
+
+def source_weights(files: list[Path], roots: list[str | Path], balance: float) -> tuple[np.ndarray, dict[str, float]]:
+    """Per-file sampling weights (summing to 1) that give each source a share
+    proportional to (its number of photos) ** ``balance``: 1 draws every photo
+    equally (large sources dominate), 0 draws every source equally.
+    Also returns each source's share."""
+    sources = [source_of(f, roots) for f in files]
+    counts: dict[str, int] = {}
+    for s in sources:
+        counts[s] = counts.get(s, 0) + 1
+    mass = {s: n**balance for s, n in counts.items()}
+    total = sum(mass.values())
+    share = {s: m / total for s, m in mass.items()}
+    w = np.array([share[s] / counts[s] for s in sources], dtype=np.float64)
+    return w / w.sum(), share
+
+
+class BalancedSampler(torch.utils.data.Sampler):
+    """Draws ``num_samples`` items an epoch with replacement, by ``weights``.
+
+    The order depends only on (seed, epoch), so a resumed run continues with
+    the order it would have had, and every DDP rank takes its own slice
+    (``rank::world``) of the same draw. Yields (index, draw) pairs: the draw
+    number makes a photo drawn twice in an epoch get two different crops.
+    """
+
+    def __init__(self, weights: np.ndarray, num_samples: int, seed: int = 0, rank: int = 0, world: int = 1):
+        self.weights = torch.as_tensor(weights, dtype=torch.float64)
+        self.num_samples, self.seed, self.rank, self.world = num_samples, seed, rank, world
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def draw(self) -> list[int]:
+        g = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
+        return torch.multinomial(self.weights, self.num_samples, replacement=True, generator=g).tolist()
+
+    def __iter__(self):
+        order = self.draw()
+        return iter([(i, k) for k, i in enumerate(order)][self.rank :: self.world])
+
+    def __len__(self) -> int:
+        return len(range(self.rank, self.num_samples, self.world))
 
 
 def split_files(files: list[Path], val_fraction: float, seed: int) -> tuple[list[Path], list[Path]]:
@@ -146,6 +221,7 @@ class PhotoDataset(Dataset):
             if cfg.cache:
                 self.cached.append(im)
         self.opaque = [i for i in range(len(self.files)) if self._load(i).shape[2] == 3] if cfg.cache else None
+        self.weights: np.ndarray | None = None  # per-file draw weights, for cut-out backgrounds too
         if not self.files:
             raise DataError(f"none of {len(files)} images could be used (unreadable or grey)")
         self.epoch = 0
@@ -161,10 +237,13 @@ class PhotoDataset(Dataset):
             raise DataError(f"{self.files[i]}: no longer readable")
         return im
 
-    def __getitem__(self, i: int) -> torch.Tensor:
+    def __getitem__(self, item: int | tuple[int, int]) -> torch.Tensor:
+        """Item i, or (i, draw) from a ``BalancedSampler``: the draw number
+        varies the random crop of a photo drawn more than once."""
+        i, draw = item if isinstance(item, tuple) else (item, 0)
         size = self.cfg.size
         if self.train:
-            rng = random.Random(hash((self.seed, self.epoch, i)))
+            rng = random.Random(hash((self.seed, self.epoch, i, draw)))
             im = random_square(self._load(i), size, rng, self.cfg.min_scale)
             if rng.random() < 0.5:
                 im = im[:, ::-1]
@@ -177,9 +256,10 @@ class PhotoDataset(Dataset):
 
     def _background(self, rng: random.Random, size: int) -> np.ndarray:
         """A crop of a random opaque photo of the set, for cut-outs."""
-        pool = self.opaque if self.opaque is not None else range(len(self.files))
+        pool = self.opaque if self.opaque is not None else list(range(len(self.files)))
+        weights = None if self.weights is None else [self.weights[j] for j in pool]
         for _ in range(20):
-            im = self._load(rng.choice(list(pool)))
+            im = self._load(rng.choices(pool, weights)[0])
             if im.shape[2] == 3:
                 return random_square(im, size, rng, 0.3)
         return np.full((size, size, 3), 128, np.uint8)

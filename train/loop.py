@@ -21,13 +21,13 @@ import numpy as np
 import torch
 import torch.distributed as dist
 import torch.nn.functional as F
-from torch.utils.data import DataLoader, DistributedSampler
+from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from filmcolor import checkpoint, color, metrics, model
 
 from . import data, losses, plots
-from .pretrained import load_lite0
+from .pretrained import load_lite
 
 LOG_FIELDS = [
     "epoch", "train_loss", "val_loss", "psnr", "psnr_grey", "colorfulness",
@@ -38,9 +38,13 @@ LOG_FIELDS = [
 @dataclass
 class TrainConfig:
     data: list[str] = field(default_factory=list)
+    val_data: list[str] = field(default_factory=list)  # held-out folders; empty: a split by file
     out: str = "runs/default"
     arch: str = "effunet"
+    encoder: str = "lite0"  # effunet only: lite0, lite1, lite2
     loss: str = "classify"
+    rebalance: float = 0.5  # classify: lambda of the class rebalancing (1 = none)
+    balance: float = 0.5  # sources drawn in proportion to photos ** balance (1 = by photo)
     pretrained: bool = True
     size: int = 128
     epochs: int = 30
@@ -104,9 +108,12 @@ def amp_context(device: torch.device):
 
 def build_network(cfg: TrainConfig) -> model.ColorNet:
     head = losses.LOSSES[cfg.loss].head
-    net = model.build(cfg.arch, {"head": {"kind": head}})
+    params: dict = {"head": {"kind": head}}
+    if cfg.arch == "effunet":
+        params["encoder"] = cfg.encoder
+    net = model.build(cfg.arch, params)
     if cfg.pretrained and cfg.arch == "effunet":
-        load_lite0(net.encoder)
+        load_lite(net.encoder)
     return net
 
 
@@ -139,9 +146,11 @@ def train_step(net, loss_fn, lab: torch.Tensor, optimizer, scaler, autocast) -> 
 @torch.no_grad()
 def predict_rgb(net: model.ColorNet, lab: torch.Tensor) -> torch.Tensor:
     """Colorize LAB crops from their L alone: (B, 3, S, S) -> sRGB (B, 3, S, S) in [0, 1]."""
-    L = lab[:, :1]
-    ab = net.predict_ab(color.l_to_net(L))
-    ab = F.interpolate(ab, size=L.shape[-2:], mode="bilinear", align_corners=False)
+    return _rgb_from_output(net, net(color.l_to_net(lab[:, :1])), lab[:, :1])
+
+
+def _rgb_from_output(net: model.ColorNet, out: torch.Tensor, L: torch.Tensor) -> torch.Tensor:
+    ab = F.interpolate(net.head.to_ab(out), size=L.shape[-2:], mode="bilinear", align_corners=False)
     return color.lab_to_rgb_clamped(L, ab)
 
 
@@ -155,10 +164,10 @@ def evaluate(net, loss_fn, val_lab: torch.Tensor, batch_size: int, device) -> di
     n = len(val_lab)
     for i in range(0, n, batch_size):
         lab = val_lab[i : i + batch_size].to(device)
+        out = net(color.l_to_net(lab[:, :1]))
         if loss_fn is not None:
-            out = net(color.l_to_net(lab[:, :1]))
             sums["val_loss"] += loss_fn(out.float(), lab[:, 1:]).item() * len(lab)
-        pred = predict_rgb(net, lab)
+        pred = _rgb_from_output(net, out, lab[:, :1])
         truth = color.lab_to_rgb(lab)
         grey = color.lab_to_rgb(torch.cat([lab[:, :1], torch.zeros_like(lab[:, 1:])], 1))
         sums["psnr"] += metrics.psnr(pred, truth).sum().item()
@@ -189,7 +198,10 @@ def _model_info(cfg: TrainConfig, net, train_ds, figures: dict) -> checkpoint.Mo
         arch=cfg.arch,
         params=model.config_to_dict(net.cfg),
         train_size=cfg.size,
-        data={"folders": cfg.data, **train_ds.summary(), "loss": cfg.loss, "pretrained": cfg.pretrained},
+        data={
+            "folders": cfg.data, "validation_folders": cfg.val_data, **train_ds.summary(), "loss": cfg.loss,
+            "pretrained": cfg.pretrained, "balance": cfg.balance, "rebalance": cfg.rebalance,
+        },
         validation={k: round(v, 4) for k, v in figures.items()},
     )
 
@@ -218,30 +230,34 @@ def fit(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> tuple[
     if resume and split_path.exists():
         train_files, val_files = data.read_split(split_path)
     else:
-        train_files, val_files = data.split_files(data.find_images(cfg.data), cfg.val_fraction, cfg.seed)
+        files = data.find_images(cfg.data)
+        if cfg.val_data:
+            train_files, val_files = data.holdout(files, cfg.val_data)
+        else:
+            train_files, val_files = data.split_files(files, cfg.val_fraction, cfg.seed)
         if ddp.main:
             data.write_split(split_path, train_files, val_files)
     dcfg = data.DataConfig(size=cfg.size, cache=cfg.cache)
     train_ds = data.PhotoDataset(train_files, dcfg, train=True, seed=cfg.seed)
     val_ds = data.PhotoDataset(val_files, dcfg, train=False)
+    train_ds.weights, shares = data.source_weights(train_ds.files, cfg.data, cfg.balance)
+    sampler = data.BalancedSampler(train_ds.weights, len(train_ds), cfg.seed, ddp.rank, ddp.world)
     val_lab = torch.stack([val_ds[i] for i in range(len(val_ds))])
     if ddp.main and progress:
         print(
             f"data: {len(train_ds)} training, {len(val_ds)} validation images "
-            f"({len(train_ds.skipped) + len(val_ds.skipped)} skipped: unreadable or grey)"
+            f"({len(train_ds.skipped) + len(val_ds.skipped)} skipped: unreadable or grey); largest "
+            "sources: " + ", ".join(f"{k} {v:.0%}" for k, v in sorted(shares.items(), key=lambda kv: -kv[1])[:3])
         )
 
     net = build_network(cfg).to(device).to(memory_format=torch.channels_last)
-    loss_fn = _make_loss(cfg, train_ds, out, ddp).to(device)
-    sampler = DistributedSampler(train_ds, ddp.world, ddp.rank, shuffle=True, seed=cfg.seed) if ddp.world > 1 else None
+    loss_fn = _make_loss(cfg, train_ds, sampler, out, ddp).to(device)
     loader = DataLoader(
         train_ds,
         batch_size=cfg.batch_size,
-        shuffle=sampler is None,
         sampler=sampler,
         num_workers=cfg.workers,
         drop_last=True,
-        generator=torch.Generator().manual_seed(cfg.seed),
         pin_memory=device.type == "cuda",
     )
     steps_per_epoch = min(len(loader), cfg.max_steps) if cfg.max_steps else len(loader)
@@ -268,8 +284,7 @@ def fit(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> tuple[
 
     for epoch in range(start_epoch, cfg.epochs):
         train_ds.epoch = epoch
-        if sampler is not None:
-            sampler.set_epoch(epoch)
+        sampler.set_epoch(epoch)
         t0, total, seen = time.perf_counter(), 0.0, 0
         bar = tqdm(
             total=steps_per_epoch, desc=f"epoch {epoch + 1}/{cfg.epochs}", unit="step",
@@ -324,19 +339,20 @@ def fit(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> tuple[
     return net, best_figures
 
 
-def _make_loss(cfg: TrainConfig, train_ds, out: Path, ddp: Dist) -> torch.nn.Module:
+def _make_loss(cfg: TrainConfig, train_ds, sampler, out: Path, ddp: Dist) -> torch.nn.Module:
     if cfg.loss != "classify":
         return losses.LOSSES[cfg.loss]()
+    # The prior is that of what the network sees: epoch 0's balanced draw.
     # Every rank computes the same prior from the same seeded crops, so no
     # exchange is needed, and a resumed run gets the prior it started with.
+    order = list(enumerate(sampler.draw()))
     batches = (
-        torch.stack([train_ds[j] for j in range(i, min(i + 64, len(train_ds)))])[:, 1:]
-        for i in range(0, len(train_ds), 64)
+        torch.stack([train_ds[(j, k)] for k, j in order[i : i + 64]])[:, 1:] for i in range(0, len(order), 64)
     )
     prior = losses.bin_prior(batches)
     if ddp.main:
         (out / "prior.json").write_text(json.dumps(prior.tolist()))
-    return losses.ClassifyLoss(prior)
+    return losses.ClassifyLoss(prior, cfg.rebalance)
 
 
 def _append_log(path: Path, row: dict) -> None:
