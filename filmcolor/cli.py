@@ -187,18 +187,19 @@ def video(src, dst, codec, crf, preset, batch_size, no_smooth, key_interval, dei
               help="Also write the figures here: one entry per input and a 'mean' entry.")
 @click.option("--save", type=click.Path(file_okay=False, path_type=Path), help="Keep the colorized outputs here.")
 @click.option("--every", default=1, type=click.IntRange(min=1), help="Films: score every n-th frame.")
+@click.option("-r", "--recursive", is_flag=True, help="Look in sub-folders too.")
 @model_options
 @guarded
-def evaluate(paths, json_path, save, every, model_path, device, size, quiet, debug):
+def evaluate(paths, json_path, save, every, recursive, model_path, device, size, quiet, debug):
     """Measure colour quality on colour photos or films: each is made grey,
     colorized, and compared with its original (PSNR, SSIM, CIEDE2000,
     colourfulness; films also flicker), beside the grey baseline."""
     import json
 
-    from .evaluate import EvalOptions, find_inputs, with_mean
+    from .evaluate import EvalOptions, beats_grey, find_inputs, with_mean
     from .evaluate import evaluate as run_evaluation
 
-    inputs = find_inputs(list(paths))
+    inputs = find_inputs(list(paths), recursive)
     if not inputs:
         fail("nothing to evaluate in " + ", ".join(map(str, paths)))
     if save:
@@ -212,9 +213,12 @@ def evaluate(paths, json_path, save, every, model_path, device, size, quiet, deb
 
     colorizer = load_colorizer(model_path, device, size)
     results = run_evaluation(colorizer, inputs, opts, on_error)
+    wins = beats_grey(results)
     results = with_mean(results)
     if not quiet and results:
         click.echo(_table(results))
+        click.echo(f"colour beats grey on {wins['psnr']} of {wins['n']} by PSNR, "
+                   f"{wins['ciede2000']} of {wins['n']} by CIEDE2000")
     if json_path and results:
         json_path.write_text(json.dumps(results, indent=1))
     if failed or not results:
@@ -222,14 +226,15 @@ def evaluate(paths, json_path, save, every, model_path, device, size, quiet, deb
 
 
 def _table(results: list[dict]) -> str:
-    head = "| input | PSNR (grey) | SSIM (grey) | CIEDE2000 (grey) | colourfulness / truth | consistency | warp |"
-    lines = [head, "|---|---|---|---|---|---|---|"]
+    head = ("| input | PSNR (grey) | SSIM (grey) | CIEDE2000 (grey) | colourfulness / truth "
+            "| chroma on neutral | consistency | warp |")
+    lines = [head, "|---|---|---|---|---|---|---|---|"]
     for r in results:
         temporal = (f"{r['consistency']:.4f} | {r['warp_error']:.4f}" if "consistency" in r else "- | -")
         lines.append(
             f"| {Path(r['path']).name} | {r['psnr']:.2f} ({r['grey_psnr']:.2f}) | {r['ssim']:.3f} ({r['grey_ssim']:.3f}) "
             f"| {r['ciede2000']:.2f} ({r['grey_ciede2000']:.2f}) | {r['colorfulness']:.1f} / {r['colorfulness_truth']:.1f} "
-            f"| {temporal} |"
+            f"| {r['neutral_chroma']:.1f} | {temporal} |"
         )
     return "\n".join(lines)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +28,8 @@ from .images import FORMATS, grey_rgb, read_picture, write_picture
 from .images import Picture as _Picture
 from .video import VideoOptions, colorize_video
 
-KEYS = ("psnr", "ssim", "ciede2000", "colorfulness", "colorfulness_truth")
+KEYS = ("psnr", "ssim", "ciede2000", "colorfulness", "colorfulness_truth", "neutral_share", "neutral_chroma")
+NEUTRAL_CHROMA = 5.0  # a truth pixel with C*ab below this is neutral (grey, white, black, steel)
 VIDEO_SUFFIXES = {".mp4", ".mkv", ".mov", ".avi", ".webm", ".m4v", ".ts", ".mpg", ".mpeg"}
 _SPACES = {"bt709": "itu709", "bt601": "itu601", "bt2020": "bt2020"}
 
@@ -37,7 +39,9 @@ def score(pred: np.ndarray, truth: np.ndarray) -> dict:
 
     pred, truth: (H, W, 3) uint8 RGB of equal shape. Returns a dict with KEYS:
     PSNR in dB (peak 255), SSIM in [-1, 1], mean CIEDE2000, colourfulness of
-    ``pred`` and of ``truth``.
+    ``pred`` and of ``truth``; the share of the truth's pixels that are neutral
+    (chroma C*ab < NEUTRAL_CHROMA) and the mean chroma ``pred`` gives them
+    (NaN when there are none): a colour cast on grey things raises it.
     """
     from skimage.color import deltaE_ciede2000, rgb2lab
     from skimage.metrics import peak_signal_noise_ratio, structural_similarity
@@ -50,18 +54,24 @@ def score(pred: np.ndarray, truth: np.ndarray) -> dict:
     cf = metrics.colorfulness(both)
     with np.errstate(divide="ignore"):  # identical pictures: PSNR is +inf, not a warning
         psnr = float(peak_signal_noise_ratio(truth, pred, data_range=255))
+    lab_truth, lab_pred = rgb2lab(truth), rgb2lab(pred)
+    neutral = np.hypot(lab_truth[..., 1], lab_truth[..., 2]) < NEUTRAL_CHROMA
+    pred_chroma = np.hypot(lab_pred[..., 1], lab_pred[..., 2])
     return {
         "psnr": psnr,
         "ssim": float(structural_similarity(truth, pred, channel_axis=2, data_range=255, win_size=max(win, 3))),
-        "ciede2000": float(deltaE_ciede2000(rgb2lab(truth), rgb2lab(pred)).mean()),
+        "ciede2000": float(deltaE_ciede2000(lab_truth, lab_pred).mean()),
         "colorfulness": float(cf[0]),
         "colorfulness_truth": float(cf[1]),
+        "neutral_share": float(neutral.mean()),
+        "neutral_chroma": float(pred_chroma[neutral].mean()) if neutral.any() else float("nan"),
     }
 
 
 def _with_grey(pred: np.ndarray, truth: np.ndarray) -> dict:
     out = score(pred, truth)
-    out.update({f"grey_{k}": v for k, v in score(grey_rgb(truth), truth).items() if k != "colorfulness_truth"})
+    skip = ("colorfulness_truth", "neutral_share")
+    out.update({f"grey_{k}": v for k, v in score(grey_rgb(truth), truth).items() if k not in skip})
     return out
 
 
@@ -117,7 +127,9 @@ def evaluate_video(colorizer: Colorizer, path: Path, opts: EvalOptions) -> dict:
             prev = (grey, pred)
     if not rows:
         raise InputError("no frames to compare")
-    mean = {k: float(np.mean([r[k] for r in rows])) for k in rows[0]}
+    with warnings.catch_warnings():  # frames without neutral pixels have NaN there
+        warnings.simplefilter("ignore", RuntimeWarning)
+        mean = {k: float(np.nanmean([r[k] for r in rows])) for k in rows[0]}
     return {
         "path": str(path), "kind": "video", "frames": len(abs_pred), **mean,
         "consistency": metrics.color_consistency(abs_pred),
@@ -125,12 +137,15 @@ def evaluate_video(colorizer: Colorizer, path: Path, opts: EvalOptions) -> dict:
     }
 
 
-def find_inputs(paths: list[str | os.PathLike]) -> list[Path]:
-    """Files as given; folders give their photos and films (not recursive)."""
+def find_inputs(paths: list[str | os.PathLike], recursive: bool = False) -> list[Path]:
+    """Files as given; folders give their photos and films (sub-folders too
+    when ``recursive``)."""
     found: list[Path] = []
+    suffixes = set(FORMATS) | VIDEO_SUFFIXES
     for p in map(Path, paths):
         if p.is_dir():
-            found += sorted(q for q in p.iterdir() if q.suffix.lower() in set(FORMATS) | VIDEO_SUFFIXES)
+            listing = p.rglob("*") if recursive else p.iterdir()
+            found += sorted(q for q in listing if q.suffix.lower() in suffixes and q.is_file())
         else:
             found.append(p)
     return found
@@ -155,9 +170,24 @@ def evaluate(colorizer: Colorizer, paths: list[Path], opts: EvalOptions,
     return results
 
 
+def beats_grey(results: list[dict]) -> dict:
+    """How many results the colour beats the grey baseline on: ``n`` (the
+    results counted, the 'mean' entry left out), ``psnr`` (higher PSNR) and
+    ``ciede2000`` (lower colour difference)."""
+    rows = [r for r in results if r.get("kind") != "mean"]
+    return {
+        "n": len(rows),
+        "psnr": sum(r["psnr"] > r["grey_psnr"] for r in rows),
+        "ciede2000": sum(r["ciede2000"] < r["grey_ciede2000"] for r in rows),
+    }
+
+
 def with_mean(results: list[dict]) -> list[dict]:
     """``results`` followed by a 'mean' entry over the measures all of them have."""
     if not results:
         return results
     keys = [k for k in results[0] if isinstance(results[0][k], float) and all(k in r for r in results)]
-    return results + [{"path": "mean", "kind": "mean", **{k: float(np.mean([r[k] for r in results])) for k in keys}}]
+    with warnings.catch_warnings():  # a measure no input has (NaN everywhere) stays NaN
+        warnings.simplefilter("ignore", RuntimeWarning)
+        mean = {k: float(np.nanmean([r[k] for r in results])) for k in keys}
+    return results + [{"path": "mean", "kind": "mean", **mean}]

@@ -37,6 +37,8 @@ def test_cli_photo_figures_match_an_independent_psnr(tiny_model, tmp_path):
     assert r.exit_code == 0, r.output
     assert "photo.jpg" in r.output and "mean" in r.output
     results = json.loads(js.read_text())
+    won = int(results[0]["psnr"] > results[0]["grey_psnr"])
+    assert f"colour beats grey on {won} of 1 by PSNR" in r.output
     assert [x["path"] for x in results][-1] == "mean"
     entry = results[0]
     assert set(KEYS) <= set(entry)
@@ -67,3 +69,37 @@ def test_cli_bad_inputs_keep_going(tiny_model, tmp_path):
     assert r.exit_code == 1
     assert "grey picture has no colour" in r.output and "no such file" in r.output
     assert "photo.jpg" in r.output and "Traceback" not in r.output
+
+
+def test_beats_grey_counts_each_measure_its_own_way():
+    from filmcolor.evaluate import beats_grey, with_mean
+
+    rows = [
+        {"kind": "photo", "psnr": 25.0, "grey_psnr": 24.0, "ciede2000": 9.0, "grey_ciede2000": 8.0},
+        {"kind": "photo", "psnr": 20.0, "grey_psnr": 21.0, "ciede2000": 5.0, "grey_ciede2000": 6.0},
+        {"kind": "photo", "psnr": 30.0, "grey_psnr": 29.0, "ciede2000": 4.0, "grey_ciede2000": 7.0},
+    ]
+    assert beats_grey(with_mean(rows)) == {"n": 3, "psnr": 2, "ciede2000": 2}
+
+
+def test_find_inputs_recursive(tmp_path):
+    from filmcolor.evaluate import find_inputs
+
+    (tmp_path / "a" / "b").mkdir(parents=True)
+    for name in ("a/x.jpg", "a/b/y.png", "a/b/notes.txt"):
+        (tmp_path / name).write_bytes(b"")
+    assert [p.name for p in find_inputs([tmp_path / "a"])] == ["x.jpg"]
+    assert sorted(p.name for p in find_inputs([tmp_path / "a"], recursive=True)) == ["x.jpg", "y.png"]
+
+
+def test_score_measures_a_cast_on_neutral_pixels():
+    truth = np.zeros((40, 60, 3), np.uint8)
+    truth[:, :30] = (200, 40, 40)  # red half: not neutral
+    truth[:, 30:] = (128, 128, 128)  # grey half: neutral
+    cast = truth.copy()
+    cast[:, 30:] = (150, 120, 90)  # the grey half turned sepia
+    exact, sepia = score(truth, truth), score(cast, truth)
+    assert exact["neutral_share"] == pytest.approx(0.5)
+    assert exact["neutral_chroma"] < 1
+    assert sepia["neutral_chroma"] > 15
+    assert np.isnan(score(truth[:, :30].copy(), truth[:, :30].copy())["neutral_chroma"])  # nothing neutral
