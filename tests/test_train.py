@@ -222,6 +222,24 @@ def test_fit_validates_on_held_out_folders(tmp_path):
     assert len(train_files) == 8 and "psnr" in best
 
 
+def test_each_epoch_is_judged_at_its_best_temperature(tmp_path):
+    from train.loop import TEMPERATURES, evaluate, evaluate_at_best_temperature, selection_score
+
+    make_photos(tmp_path / "photos", 12)
+    cfg = tiny_cfg(tmp_path, epochs=1, loss="classify")
+    net, best = fit(cfg, progress=False)
+    _, info = checkpoint.load(Path(cfg.out) / "best.safetensors")
+    assert info.params["head"]["temperature"] == best["temperature"] in TEMPERATURES
+    assert "temperature" in (Path(cfg.out) / "log.csv").read_text().splitlines()[0]
+    val = torch.stack([torch.cat([torch.full((1, 32, 32), 40.0 + 10 * i), torch.randn(2, 32, 32) * 20])
+                       for i in range(3)])
+    chosen = evaluate_at_best_temperature(net, None, val, 4, torch.device("cpu"), (0.2, 0.6, 1.0))
+    assert net.head.cfg.temperature == chosen["temperature"]
+    for t in (0.2, 0.6, 1.0):
+        net.head.cfg.temperature = t
+        assert selection_score(evaluate(net, None, val, 4, torch.device("cpu"))) <= selection_score(chosen)
+
+
 def test_fit_reports_empty_data(tmp_path):
     (tmp_path / "photos").mkdir()
     with pytest.raises(data.DataError):

@@ -31,7 +31,7 @@ from .pretrained import load_lite
 
 LOG_FIELDS = [
     "epoch", "train_loss", "val_loss", "psnr", "psnr_grey", "colorfulness",
-    "colorfulness_truth", "lr", "samples_per_s", "seconds",
+    "colorfulness_truth", "temperature", "lr", "samples_per_s", "seconds",
 ]
 
 
@@ -177,6 +177,27 @@ def evaluate(net, loss_fn, val_lab: torch.Tensor, batch_size: int, device) -> di
     return {k: v / n for k, v in sums.items()}
 
 
+TEMPERATURES = (0.2, 0.3, 0.38, 0.5, 0.6, 0.7, 0.85, 1.0)
+
+
+def evaluate_at_best_temperature(net, loss_fn, val_lab: torch.Tensor, batch_size: int, device,
+                                 temperatures=TEMPERATURES) -> dict:
+    """``evaluate``; a classification head is tried at each annealed-mean
+    temperature and left at the best by ``selection_score``, so that epochs are
+    compared at their best decoding, not at one fixed temperature (a calibrated
+    network is pale at T 0.38 in early epochs and vivid at 0.2).
+    The figures include the ``temperature`` (None for a regression head)."""
+    if net.head.cfg.kind != "classify":
+        return {**evaluate(net, loss_fn, val_lab, batch_size, device), "temperature": None}
+    rows = []
+    for t in temperatures:
+        net.head.cfg.temperature = t
+        rows.append({**evaluate(net, loss_fn, val_lab, batch_size, device), "temperature": t})
+    best = max(rows, key=selection_score)
+    net.head.cfg.temperature = best["temperature"]
+    return best
+
+
 def selection_score(m: dict) -> tuple:
     """Which epoch is best: the highest PSNR among those whose colourfulness reaches
     60% of the truth's; while none does, the most colourful."""
@@ -202,7 +223,7 @@ def _model_info(cfg: TrainConfig, net, train_ds, figures: dict) -> checkpoint.Mo
             "folders": cfg.data, "validation_folders": cfg.val_data, **train_ds.summary(), "loss": cfg.loss,
             "pretrained": cfg.pretrained, "balance": cfg.balance, "rebalance": cfg.rebalance,
         },
-        validation={k: round(v, 4) for k, v in figures.items()},
+        validation={k: round(v, 4) for k, v in figures.items() if v is not None},
     )
 
 
@@ -303,7 +324,7 @@ def fit(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> tuple[
         bar.close()
         seconds = time.perf_counter() - t0
         if ddp.main:
-            figures = evaluate(net, loss_fn, val_lab, cfg.batch_size, device)
+            figures = evaluate_at_best_temperature(net, loss_fn, val_lab, cfg.batch_size, device)
             row = {
                 "epoch": epoch + 1, "train_loss": total / steps_per_epoch, **figures,
                 "lr": scheduler.get_last_lr()[0], "samples_per_s": seen / seconds, "seconds": seconds,
@@ -328,8 +349,9 @@ def fit(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> tuple[
                 print(
                     f"epoch {epoch + 1}: loss {row['train_loss']:.4f} val {figures['val_loss']:.4f} "
                     f"PSNR {figures['psnr']:.2f} (grey {figures['psnr_grey']:.2f}) colourfulness "
-                    f"{figures['colorfulness']:.1f}/{figures['colorfulness_truth']:.1f} "
-                    f"{row['samples_per_s']:.1f} samples/s"
+                    f"{figures['colorfulness']:.1f}/{figures['colorfulness_truth']:.1f}"
+                    + (f" at T {figures['temperature']}" if figures["temperature"] else "")
+                    + f" {row['samples_per_s']:.1f} samples/s"
                 )
         ddp.barrier()
     if ddp.main:

@@ -36,7 +36,7 @@ def save_curves(log_csv: Path, path: Path) -> None:
         rows = list(csv.DictReader(f))
     if not rows:
         return
-    col = {k: [float(r[k]) for r in rows] for k in rows[0]}
+    col = {k: [float(r[k]) if r[k] else float("nan") for r in rows] for k in rows[0]}
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
     axes[0].plot(col["epoch"], col["train_loss"], label="train")
     axes[0].plot(col["epoch"], col["val_loss"], label="validation")

@@ -1,5 +1,6 @@
-"""``python -m train.temperature RUN``: choose the annealed-mean temperature of a
-classification model on the run's validation split.
+"""``python -m train.temperature RUN``: the annealed-mean temperature of a
+classification model on the run's validation split (training already chose
+one per epoch; this shows the whole sweep, and can rewrite the choice).
 
 The temperature T only changes decoding (softmax(logits / T), then the
 expectation over bins): low T picks the likeliest colour (vivid, riskier),
@@ -18,9 +19,7 @@ import torch
 from filmcolor import checkpoint, model
 
 from . import data
-from .loop import evaluate, selection_score
-
-TEMPERATURES = (0.2, 0.3, 0.38, 0.5, 0.6, 0.7, 0.85, 1.0)
+from .loop import TEMPERATURES, evaluate, selection_score
 
 
 def sweep(run: Path, temperatures=TEMPERATURES) -> list[dict]:
