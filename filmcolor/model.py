@@ -50,6 +50,9 @@ class HeadConfig:
     kind: str = "regression"
     bins: int = 0  # classify only: number of a/b bins (taken from ab_bin_centres)
     temperature: float = 0.38  # classify only: annealed-mean temperature
+    # a/b are multiplied by this after decoding: the mean colour of a calibrated
+    # network is paler than the truth; training chooses it on held-out photos
+    chroma_gain: float = 1.0
 
 
 class Head(nn.Module):
@@ -83,13 +86,15 @@ class Head(nn.Module):
     def to_ab(self, out: torch.Tensor) -> torch.Tensor:
         """Raw head output (B, C, h, w) -> a/b (B, 2, h, w) float32 in LAB units."""
         out = out.float()
+        gain = self.cfg.chroma_gain
         if self.cfg.kind == "regression":
-            return color.net_to_ab(out)
+            ab = color.net_to_ab(out)
+            return ab * gain if gain != 1 else ab
         # softmax along the last axis of an (B, h, w, Q) view: the network's output
         # is channels-last on the CPU, where softmax over dim 1 runs 5x slower;
         # the expectation over bins is then a 1x1 convolution (10x faster than einsum)
         prob = torch.softmax(out.permute(0, 2, 3, 1) / self.cfg.temperature, dim=-1).permute(0, 3, 1, 2)
-        return F.conv2d(prob, self.ab_centres.float().t()[:, :, None, None])
+        return F.conv2d(prob, gain * self.ab_centres.float().t()[:, :, None, None])
 
 
 def conv_bn_relu(cin: int, cout: int) -> nn.Sequential:

@@ -76,3 +76,16 @@ def test_lite_encoder_matches_reference_implementation(variant):
     for ours, theirs in zip(feats, expected, strict=True):
         assert ours.shape == theirs.shape
         assert (ours - theirs).abs().max() < 1e-3
+
+
+@pytest.mark.parametrize("kind", ["regression", "classify"])
+def test_chroma_gain_scales_the_decoded_colour(kind):
+    torch.manual_seed(0)
+    net = model.build("unet", {"channels": [8, 16, 16, 16, 16], "head": {"kind": kind}}).eval()
+    x = torch.rand(1, 1, 32, 32) * 2 - 1
+    with torch.no_grad():
+        plain = net.predict_ab(x)
+        net.head.cfg.chroma_gain = 1.5
+        scaled = net.predict_ab(x)
+    assert plain.abs().max() > 0.1
+    assert torch.allclose(scaled, 1.5 * plain, atol=1e-4)

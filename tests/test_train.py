@@ -222,22 +222,29 @@ def test_fit_validates_on_held_out_folders(tmp_path):
     assert len(train_files) == 8 and "psnr" in best
 
 
-def test_each_epoch_is_judged_at_its_best_temperature(tmp_path):
-    from train.loop import TEMPERATURES, evaluate, evaluate_at_best_temperature, selection_score
+def test_each_epoch_is_judged_at_its_best_decoding(tmp_path):
+    from train.loop import TEMPERATURES, evaluate, evaluate_at_best_decoding, selection_score
 
     make_photos(tmp_path / "photos", 12)
     cfg = tiny_cfg(tmp_path, epochs=1, loss="classify")
     net, best = fit(cfg, progress=False)
     _, info = checkpoint.load(Path(cfg.out) / "best.safetensors")
     assert info.params["head"]["temperature"] == best["temperature"] in TEMPERATURES
+    assert info.params["head"]["chroma_gain"] == best["chroma_gain"]
     assert "temperature" in (Path(cfg.out) / "log.csv").read_text().splitlines()[0]
     val = torch.stack([torch.cat([torch.full((1, 32, 32), 40.0 + 10 * i), torch.randn(2, 32, 32) * 20])
                        for i in range(3)])
-    chosen = evaluate_at_best_temperature(net, None, val, 4, torch.device("cpu"), (0.2, 0.6, 1.0))
-    assert net.head.cfg.temperature == chosen["temperature"]
+    chosen = evaluate_at_best_decoding(net, None, val, 4, torch.device("cpu"), (0.2, 0.6, 1.0), (1.0, 1.5))
+    assert (net.head.cfg.temperature, net.head.cfg.chroma_gain) == (chosen["temperature"], chosen["chroma_gain"])
+    figures = {}
     for t in (0.2, 0.6, 1.0):
-        net.head.cfg.temperature = t
-        assert selection_score(evaluate(net, None, val, 4, torch.device("cpu"))) <= selection_score(chosen)
+        for g in (1.0, 1.5):
+            net.head.cfg.temperature, net.head.cfg.chroma_gain = t, g
+            figures[t, g] = evaluate(net, None, val, 4, torch.device("cpu"))
+            assert selection_score(figures[t, g]) <= selection_score(chosen)
+    assert figures[chosen["temperature"], chosen["chroma_gain"]]["psnr"] == pytest.approx(chosen["psnr"])
+    # a gain scales the colour: more of it, more colourful
+    assert figures[0.6, 1.5]["colorfulness"] > figures[0.6, 1.0]["colorfulness"]
 
 
 def test_fit_reports_empty_data(tmp_path):

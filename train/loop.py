@@ -31,7 +31,7 @@ from .pretrained import load_lite
 
 LOG_FIELDS = [
     "epoch", "train_loss", "val_loss", "psnr", "psnr_grey", "colorfulness",
-    "colorfulness_truth", "temperature", "lr", "samples_per_s", "seconds",
+    "colorfulness_truth", "temperature", "chroma_gain", "lr", "samples_per_s", "seconds",
 ]
 
 
@@ -159,43 +159,61 @@ def evaluate(net, loss_fn, val_lab: torch.Tensor, batch_size: int, device) -> di
     """Validation figures over LAB crops (N, 3, S, S): loss (unless ``loss_fn`` is
     None), PSNR and colourfulness of the prediction, of the truth, and of the grey
     baseline (a = b = 0)."""
+    cfg = net.head.cfg
+    return evaluate_decodings(net, loss_fn, val_lab, batch_size, device, [(cfg.temperature, cfg.chroma_gain)])[0]
+
+
+@torch.no_grad()
+def evaluate_decodings(net, loss_fn, val_lab: torch.Tensor, batch_size: int, device,
+                       decodings: list[tuple[float, float]]) -> list[dict]:
+    """``evaluate`` once per (temperature, chroma gain) of ``decodings``; the
+    network runs once. The head is left as it was."""
     net.eval()
-    sums = {"val_loss": 0.0, "psnr": 0.0, "psnr_grey": 0.0, "colorfulness": 0.0, "colorfulness_truth": 0.0}
     n = len(val_lab)
+    outs, fixed = [], {"val_loss": 0.0, "psnr_grey": 0.0, "colorfulness_truth": 0.0}
     for i in range(0, n, batch_size):
         lab = val_lab[i : i + batch_size].to(device)
         out = net(color.l_to_net(lab[:, :1]))
+        outs.append(out)
         if loss_fn is not None:
-            sums["val_loss"] += loss_fn(out.float(), lab[:, 1:]).item() * len(lab)
-        pred = _rgb_from_output(net, out, lab[:, :1])
+            fixed["val_loss"] += loss_fn(out.float(), lab[:, 1:]).item() * len(lab)
         truth = color.lab_to_rgb(lab)
         grey = color.lab_to_rgb(torch.cat([lab[:, :1], torch.zeros_like(lab[:, 1:])], 1))
-        sums["psnr"] += metrics.psnr(pred, truth).sum().item()
-        sums["psnr_grey"] += metrics.psnr(grey, truth).sum().item()
-        sums["colorfulness"] += metrics.colorfulness(pred).sum().item()
-        sums["colorfulness_truth"] += metrics.colorfulness(truth).sum().item()
-    return {k: v / n for k, v in sums.items()}
-
-
-TEMPERATURES = (0.2, 0.3, 0.38, 0.5, 0.6, 0.7, 0.85, 1.0)
-
-
-def evaluate_at_best_temperature(net, loss_fn, val_lab: torch.Tensor, batch_size: int, device,
-                                 temperatures=TEMPERATURES) -> dict:
-    """``evaluate``; a classification head is tried at each annealed-mean
-    temperature and left at the best by ``selection_score``, so that epochs are
-    compared at their best decoding, not at one fixed temperature (a calibrated
-    network is pale at T 0.38 in early epochs and vivid at 0.2).
-    The figures include the ``temperature`` (None for a regression head)."""
-    if net.head.cfg.kind != "classify":
-        return {**evaluate(net, loss_fn, val_lab, batch_size, device), "temperature": None}
+        fixed["psnr_grey"] += metrics.psnr(grey, truth).sum().item()
+        fixed["colorfulness_truth"] += metrics.colorfulness(truth).sum().item()
+    cfg, kept = net.head.cfg, (net.head.cfg.temperature, net.head.cfg.chroma_gain)
     rows = []
-    for t in temperatures:
-        net.head.cfg.temperature = t
-        rows.append({**evaluate(net, loss_fn, val_lab, batch_size, device), "temperature": t})
-    best = max(rows, key=selection_score)
-    net.head.cfg.temperature = best["temperature"]
-    return best
+    for temperature, gain in decodings:
+        cfg.temperature, cfg.chroma_gain = temperature, gain
+        psnr = colourful = 0.0
+        for i, out in zip(range(0, n, batch_size), outs, strict=True):
+            lab = val_lab[i : i + batch_size].to(device)
+            pred = _rgb_from_output(net, out, lab[:, :1])
+            psnr += metrics.psnr(pred, color.lab_to_rgb(lab)).sum().item()
+            colourful += metrics.colorfulness(pred).sum().item()
+        rows.append({**{k: v / n for k, v in fixed.items()}, "psnr": psnr / n, "colorfulness": colourful / n})
+    cfg.temperature, cfg.chroma_gain = kept
+    return rows
+
+
+TEMPERATURES = (0.2, 0.3, 0.38, 0.5, 0.7, 1.0)
+CHROMA_GAINS = (1.0, 1.1, 1.2, 1.3, 1.45, 1.6)
+
+
+def evaluate_at_best_decoding(net, loss_fn, val_lab: torch.Tensor, batch_size: int, device,
+                              temperatures=TEMPERATURES, gains=CHROMA_GAINS) -> dict:
+    """``evaluate`` at each decoding (annealed-mean temperature for a
+    classification head, times each chroma gain), leaving the head at the best
+    by ``selection_score``: epochs are compared at their best decoding, not at
+    one fixed one (a calibrated network is pale at T 0.38 in early epochs).
+    The figures include ``temperature`` (None for a regression head) and
+    ``chroma_gain``."""
+    classify = net.head.cfg.kind == "classify"
+    decodings = [(t, g) for t in (temperatures if classify else [net.head.cfg.temperature]) for g in gains]
+    rows = evaluate_decodings(net, loss_fn, val_lab, batch_size, device, decodings)
+    i = max(range(len(rows)), key=lambda j: selection_score(rows[j]))
+    net.head.cfg.temperature, net.head.cfg.chroma_gain = decodings[i]
+    return {**rows[i], "temperature": decodings[i][0] if classify else None, "chroma_gain": decodings[i][1]}
 
 
 def selection_score(m: dict) -> tuple:
@@ -324,7 +342,7 @@ def fit(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> tuple[
         bar.close()
         seconds = time.perf_counter() - t0
         if ddp.main:
-            figures = evaluate_at_best_temperature(net, loss_fn, val_lab, cfg.batch_size, device)
+            figures = evaluate_at_best_decoding(net, loss_fn, val_lab, cfg.batch_size, device)
             row = {
                 "epoch": epoch + 1, "train_loss": total / steps_per_epoch, **figures,
                 "lr": scheduler.get_last_lr()[0], "samples_per_s": seen / seconds, "seconds": seconds,
@@ -351,6 +369,7 @@ def fit(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> tuple[
                     f"PSNR {figures['psnr']:.2f} (grey {figures['psnr_grey']:.2f}) colourfulness "
                     f"{figures['colorfulness']:.1f}/{figures['colorfulness_truth']:.1f}"
                     + (f" at T {figures['temperature']}" if figures["temperature"] else "")
+                    + f" x{figures['chroma_gain']}"
                     + f" {row['samples_per_s']:.1f} samples/s"
                 )
         ddp.barrier()
