@@ -3,7 +3,7 @@
     python benchmarks/images.py [--count 6] [--size 256] [--huge]
 
 Throughput is measured in-process after loading the model (read, colorize,
-write JPEG), over `--count` 4000x3000 JPEGs made from samples/campus.jpg.
+write JPEG), over `--count` 4000x3000 JPEGs made from samples/street.jpg.
 Peak memory is the maximum resident set of a separate `filmcolor image` run.
 """
 
@@ -25,7 +25,7 @@ from filmcolor.images import ImageOptions, colorize_file, plan_jobs
 
 
 def make_photos(folder: Path, count: int) -> list[Path]:
-    grey = cv2.imread(str(REPO / "samples" / "campus.jpg"), cv2.IMREAD_GRAYSCALE)
+    grey = cv2.imread(str(REPO / "samples" / "street.jpg"), cv2.IMREAD_GRAYSCALE)
     big = cv2.resize(grey, (4000, 3000), interpolation=cv2.INTER_CUBIC)
     noise = np.random.default_rng(0).normal(0, 6, big.shape)  # film grain, so JPEG is not trivial
     big = np.clip(big + noise, 0, 255).astype(np.uint8)
