@@ -268,6 +268,20 @@ def test_export_writes_the_shipped_format(tmp_path):
     assert ab.shape == (1, 2, 16, 16)
 
 
+def test_export_last_takes_the_final_epoch(tmp_path):
+    make_photos(tmp_path / "photos", 12)
+    cfg = tiny_cfg(tmp_path, epochs=2, loss="classify")
+    fit(cfg, progress=False)
+    out = tmp_path / "last.safetensors"
+    info = export(Path(cfg.out), out, last=True)
+    assert info.validation["epoch"] == 2
+    net, back = checkpoint.load(out)
+    state = torch.load(Path(cfg.out) / "last.pt", weights_only=True)["model"]
+    for k, v in net.state_dict().items():
+        assert torch.allclose(v.float(), state[k].float(), atol=1e-2, rtol=1e-2), k
+    assert back.params["head"]["temperature"] == info.validation["temperature"]
+
+
 def test_cli_missing_data_is_one_line(tmp_path):
     r = subprocess.run(
         [sys.executable, "-m", "train", "--data", str(tmp_path / "nope"), "--out", str(tmp_path / "r")],
