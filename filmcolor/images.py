@@ -21,6 +21,7 @@ from PIL import Image, UnidentifiedImageError
 
 from .colorizer import Colorizer
 from .errors import FilmcolorError, InputError, OutputError
+from .files import publish
 
 # We apply our own limit (ImageConfig.max_megapixels) from the header.
 Image.MAX_IMAGE_PIXELS = None
@@ -170,7 +171,7 @@ def write_picture(path: str | os.PathLike, pic: Picture) -> None:
             if fmt in ("JPEG", "WEBP"):
                 opts["quality"] = 95
             Image.fromarray(pixels).save(tmp, format=fmt, **opts)
-        os.replace(tmp, path)
+        publish(tmp, path)
     except OSError as e:
         raise OutputError(f"cannot write {path}: {e.strerror or e}") from None
     finally:

@@ -47,6 +47,7 @@ from .encoding import (
     format_for,
 )
 from .errors import InputError, OutputError
+from .files import publish
 from .frames import FrameColourer, FrameLayout
 from .temporal import Smoother
 
@@ -329,7 +330,11 @@ class Pipeline:
             self.input.close()
 
     def _run(self) -> VideoReport:
-        fd, tmp = tempfile.mkstemp(dir=self.dst.parent, prefix=f".{self.dst.stem}.", suffix=f".part{self.dst.suffix}")
+        try:
+            fd, tmp = tempfile.mkstemp(dir=self.dst.parent, prefix=f".{self.dst.stem}.",
+                                       suffix=f".part{self.dst.suffix}")
+        except OSError as e:
+            raise OutputError(f"cannot write in {self.dst.parent}: {e.strerror}") from None
         os.close(fd)
         try:
             try:
@@ -341,7 +346,7 @@ class Pipeline:
                 self._encode_all(output)
             if self.report.frames == 0:
                 raise InputError("no frames could be decoded")
-            os.replace(tmp, self.dst)
+            publish(tmp, self.dst)
             return self.report
         finally:
             if os.path.exists(tmp):

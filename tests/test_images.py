@@ -1,4 +1,5 @@
 import io
+import os
 from pathlib import Path
 
 import cv2
@@ -166,6 +167,14 @@ def test_single_file_beside_the_input(run, tmp_path):
     out = rgb_of(tmp_path / "p_color.jpg")
     assert out.shape == (240, 320, 3)
     assert "wrote" in r.output
+
+
+def test_output_gets_the_permissions_of_a_new_file(run, tmp_path):
+    src = make(tmp_path / "p.jpg", grey())
+    assert run(src).exit_code == 0
+    umask = os.umask(0)
+    os.umask(umask)
+    assert (tmp_path / "p_color.jpg").stat().st_mode & 0o777 == 0o666 & ~umask
 
 
 def test_output_file_and_quiet(run, tmp_path):

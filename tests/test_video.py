@@ -1,3 +1,4 @@
+import os
 import shutil
 from fractions import Fraction
 from pathlib import Path
@@ -304,6 +305,7 @@ def test_decoder_never_runs_far_ahead_of_the_colour_stage(colorizer, tmp_path, m
         (["in.mp4", "in.mp4"], "output is the input"),
         (["in.mp4", "nodir/out.mp4"], "does not exist"),
         (["notes.mp4", "out.mp4"], "not a video"),
+        (["in.mp4", "/proc/out.mp4"], "cannot write in /proc"),
     ],
 )
 def test_cli_errors_are_one_line(tiny_model, tmp_path, monkeypatch, args, message):
@@ -315,6 +317,16 @@ def test_cli_errors_are_one_line(tiny_model, tmp_path, monkeypatch, args, messag
     assert message in r.output
     assert "Traceback" not in r.output
     assert len(r.output.strip().splitlines()) == 1
+
+
+def test_output_gets_the_permissions_of_a_new_file(tiny_model, tmp_path):
+    src = make_clip(tmp_path / "in.mp4", frames=4)
+    r = CliRunner().invoke(main, ["video", str(src), str(tmp_path / "o.mkv"), "--model", str(tiny_model),
+                                  "--size", "64", "-q"])
+    assert r.exit_code == 0, r.output
+    umask = os.umask(0)
+    os.umask(umask)
+    assert (tmp_path / "o.mkv").stat().st_mode & 0o777 == 0o666 & ~umask
 
 
 def test_cli_unknown_codec_is_a_usage_error(tiny_model, tmp_path):
