@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import threading
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,8 +24,20 @@ from .colorizer import Colorizer
 from .errors import FilmcolorError, InputError, OutputError
 from .files import publish
 
-# We apply our own limit (ImageConfig.max_megapixels) from the header.
-Image.MAX_IMAGE_PIXELS = None
+_PILLOW_GUARD = threading.Lock()
+
+
+def _open_unguarded(path: Path) -> Image.Image:
+    """``Image.open`` with Pillow's decompression-bomb guard off for this one
+    call: filmcolor checks the header against its own, settable limit
+    (``--max-megapixels``) right after. The guard stays on for everyone else
+    who imports Pillow in the same process."""
+    with _PILLOW_GUARD:
+        kept, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
+        try:
+            return Image.open(path)
+        finally:
+            Image.MAX_IMAGE_PIXELS = kept
 
 FORMATS = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".tif": "TIFF", ".tiff": "TIFF",
            ".webp": "WEBP", ".bmp": "BMP"}
@@ -59,7 +72,7 @@ def read_picture(path: str | os.PathLike, max_megapixels: float = 250.0) -> Pict
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            with Image.open(path) as im:
+            with _open_unguarded(path) as im:
                 fmt = im.format
                 w, h = im.size
                 if w * h > max_megapixels * 1e6:

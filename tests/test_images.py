@@ -79,6 +79,14 @@ def test_read_refuses_huge_pictures_from_the_header(tmp_path):
         read_picture(path)
 
 
+def test_pillows_own_guard_stays_on_for_everyone_else(tmp_path):
+    path = make(tmp_path / "p.png", grey())
+    default = Image.MAX_IMAGE_PIXELS
+    assert default is not None  # importing filmcolor did not switch it off
+    read_picture(path)
+    assert Image.MAX_IMAGE_PIXELS == default
+
+
 def test_read_refuses_a_huge_png_without_decoding_it(tmp_path):
     import struct
     import zlib
