@@ -1,3 +1,4 @@
+import json
 import os
 import socket
 import subprocess
@@ -245,6 +246,23 @@ def test_each_epoch_is_judged_at_its_best_decoding(tmp_path):
     assert figures[chosen["temperature"], chosen["chroma_gain"]]["psnr"] == pytest.approx(chosen["psnr"])
     # a gain scales the colour: more of it, more colourful
     assert figures[0.6, 1.5]["colorfulness"] > figures[0.6, 1.0]["colorfulness"]
+
+
+def test_checkpoints_name_data_folders_without_the_trainers_paths(tmp_path):
+    from train.loop import portable_folders
+
+    d = str(tmp_path / "data")
+    assert portable_folders([f"{d}/photos", f"{d}/cuts"], [f"{d}/photos", f"{d}/cuts", f"{d}/photos/held"]) == [
+        "photos", "cuts"]
+    assert portable_folders([f"{d}/photos/held"], [f"{d}/photos", f"{d}/photos/held"]) == ["photos/held"]
+    assert portable_folders([d], [d]) == ["data"]
+    make_photos(tmp_path / "photos" / "a", 8)
+    make_photos(tmp_path / "photos" / "b", 3, seed=5)
+    cfg = tiny_cfg(tmp_path, epochs=1, val_data=[str(tmp_path / "photos" / "b")])
+    fit(cfg, progress=False)
+    _, info = checkpoint.load(Path(cfg.out) / "best.safetensors")
+    assert info.data["folders"] == ["photos"] and info.data["validation_folders"] == ["photos/b"]
+    assert str(tmp_path) not in json.dumps(info.data)
 
 
 def test_fit_reports_empty_data(tmp_path):

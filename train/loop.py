@@ -232,13 +232,28 @@ def _seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+def portable_folders(folders: list[str], among: list[str]) -> list[str]:
+    """``folders`` relative to the common parent of ``among`` (all the data
+    folders of a run), so a checkpoint does not carry the trainer's paths:
+    /home/me/data/open-photos -> open-photos."""
+    if not folders:
+        return []
+    full = [os.path.abspath(f) for f in among]
+    base = os.path.commonpath(full)
+    if base in full:
+        base = os.path.dirname(base)
+    return [os.path.relpath(os.path.abspath(f), base) for f in folders]
+
+
 def _model_info(cfg: TrainConfig, net, train_ds, figures: dict) -> checkpoint.ModelInfo:
     return checkpoint.ModelInfo(
         arch=cfg.arch,
         params=model.config_to_dict(net.cfg),
         train_size=cfg.size,
         data={
-            "folders": cfg.data, "validation_folders": cfg.val_data, **train_ds.summary(), "loss": cfg.loss,
+            "folders": portable_folders(cfg.data, cfg.data + cfg.val_data),
+            "validation_folders": portable_folders(cfg.val_data, cfg.data + cfg.val_data),
+            **train_ds.summary(), "loss": cfg.loss,
             "pretrained": cfg.pretrained, "balance": cfg.balance, "rebalance": cfg.rebalance,
         },
         validation={k: round(v, 4) for k, v in figures.items() if v is not None},
