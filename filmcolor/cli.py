@@ -85,7 +85,7 @@ def main() -> None:
 @click.option("-o", "--output", type=click.Path(path_type=Path),
               help="Output file (one input) or folder (several). Default: <name>_color.<ext> beside each input.")
 @click.option("-r", "--recursive", is_flag=True, help="Look into sub-folders of folder inputs.")
-@click.option("--compare", is_flag=True, help="Also write <name>_compare.<ext>: grey | colour side by side.")
+@click.option("--compare", is_flag=True, help="Also write <name>_color_compare.<ext> (or OUT with _compare): grey | colour side by side.")
 @click.option("--max-megapixels", default=250.0, type=click.FloatRange(min=0.01),
               help="Refuse larger pictures (they need about 8 bytes a pixel).")
 @model_options

@@ -120,8 +120,12 @@ def container_takes(fmt: str, add: Callable[[av.container.OutputContainer], None
             add(probe)
             probe.start_encoding()
         return True
-    except (av.FFmpegError, ValueError, TypeError, NotImplementedError):
+    except av.FFmpegError:
         return False
+    except ValueError as e:  # PyAV's own refusal; any other ValueError is a bug to show
+        if "does not support" in str(e):
+            return False
+        raise
 
 
 def plane_view(plane, dtype, width: int, height: int) -> np.ndarray:

@@ -77,7 +77,7 @@ def read_picture(path: str | os.PathLike, max_megapixels: float = 250.0) -> Pict
                 w, h = im.size
                 if w * h > max_megapixels * 1e6:
                     raise InputError(
-                        f"{w}x{h} is {w * h / 1e6:.0f} megapixels, above the limit of {max_megapixels:g} "
+                        f"{w}x{h} is {w * h / 1e6:.3g} megapixels, above the limit of {max_megapixels:g} "
                         "(raise it with --max-megapixels if the machine has the memory: about 8 bytes a pixel)"
                     )
                 # Pillow's getexif() decodes a whole PNG to look for a late eXIf chunk: read what the header has

@@ -284,6 +284,7 @@ def test_limit_option(run, tmp_path):
     src = make(tmp_path / "p.png", grey(400, 400))
     r = run(src, "--max-megapixels", "0.1")
     assert r.exit_code == 1 and "above the limit of 0.1" in r.output
+    assert "400x400 is 0.16 megapixels" in r.output
 
 
 def test_debug_shows_the_traceback(tiny_model, tmp_path):

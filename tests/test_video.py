@@ -374,3 +374,16 @@ def test_cpu_threads_are_set_for_the_run_and_restored(colorizer, tmp_path, monke
     colorize_video(colorizer, src, tmp_path / "out.mp4", fast(cpu_threads=1))
     assert seen and set(seen) == {1}
     assert torch.get_num_threads() == before
+
+
+def test_container_probe_refuses_only_what_ffmpeg_refuses():
+    from filmcolor.encoding import container_takes
+
+    assert container_takes("matroska", lambda c: c.add_stream("ffv1", rate=25))
+    assert not container_takes("webm", lambda c: c.add_stream("libx264", rate=25))  # webm holds no H.264
+
+    def bug(c):
+        raise TypeError("a programming error, not a refusal")
+
+    with pytest.raises(TypeError):
+        container_takes("matroska", bug)
