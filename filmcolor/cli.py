@@ -148,6 +148,11 @@ def video(src, dst, codec, crf, preset, batch_size, no_smooth, key_interval, dei
     """Colorize a film IN into OUT: every frame and timestamp kept, sound and subtitles copied."""
     from .video import VideoOptions, colorize_video
 
+    if src.is_file() and not dst.parent.is_dir():  # as `filmcolor image -o` does
+        try:
+            dst.parent.mkdir(parents=True)
+        except OSError as e:
+            fail(f"cannot create the output folder {dst.parent}: {e.strerror}")
     colorizer = load_colorizer(model_path, device, size)
     opts = VideoOptions(codec=codec, crf=crf, preset=preset, batch_size=batch_size,
                         smooth=not no_smooth, key_interval=key_interval, deinterlace=deinterlace)

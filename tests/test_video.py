@@ -303,7 +303,7 @@ def test_decoder_never_runs_far_ahead_of_the_colour_stage(colorizer, tmp_path, m
     [
         (["missing.mp4", "out.mp4"], "no such file"),
         (["in.mp4", "in.mp4"], "output is the input"),
-        (["in.mp4", "nodir/out.mp4"], "does not exist"),
+        (["in.mp4", "notes.mp4/out.mp4"], "cannot create the output folder"),
         (["notes.mp4", "out.mp4"], "not a video"),
         (["in.mp4", "/proc/out.mp4"], "cannot write in /proc"),
     ],
@@ -327,6 +327,14 @@ def test_output_gets_the_permissions_of_a_new_file(tiny_model, tmp_path):
     umask = os.umask(0)
     os.umask(umask)
     assert (tmp_path / "o.mkv").stat().st_mode & 0o777 == 0o666 & ~umask
+
+
+def test_cli_creates_a_missing_output_folder_like_image_does(tiny_model, tmp_path):
+    src = make_clip(tmp_path / "in.mp4", frames=4)
+    dst = tmp_path / "new" / "deeper" / "o.mkv"
+    r = CliRunner().invoke(main, ["video", str(src), str(dst), "--model", str(tiny_model), "--size", "64", "-q"])
+    assert r.exit_code == 0, r.output
+    assert len(lumas(dst)) == 4
 
 
 def test_cli_unknown_codec_is_a_usage_error(tiny_model, tmp_path):
