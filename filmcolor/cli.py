@@ -148,6 +148,7 @@ def video(src, dst, codec, crf, preset, batch_size, no_smooth, key_interval, dei
     """Colorize a film IN into OUT: every frame and timestamp kept, sound and subtitles copied."""
     from .video import VideoOptions, colorize_video
 
+    _check_video_options(codec, crf, no_smooth)
     if src.is_file() and not dst.parent.is_dir():  # as `filmcolor image -o` does
         try:
             dst.parent.mkdir(parents=True)
@@ -184,6 +185,25 @@ def video(src, dst, codec, crf, preset, batch_size, no_smooth, key_interval, dei
             kept = f"; {report.carried} coloured along the motion" + kept
         click.echo(f"wrote {dst}: {report.frames} frames in {seconds:.1f} s "
                    f"({report.frames / max(seconds, 1e-9):.1f} fps){kept}", err=True)
+
+
+def _check_video_options(codec: str, crf: int, no_smooth: bool) -> None:
+    """Refuse a --crf the encoder cannot take; say when an option given does nothing."""
+    ctx = click.get_current_context()
+
+    def given(name: str) -> bool:
+        return ctx.get_parameter_source(name) == click.core.ParameterSource.COMMANDLINE
+
+    enc = VIDEO_CODECS[codec]
+    if given("crf") and enc.crf_option is None:
+        click.echo(f"note: --crf does nothing with {codec} (it has no quality number)", err=True)
+    elif crf > enc.crf_max:
+        raise click.BadParameter(f"{crf} is above {codec}'s highest, {enc.crf_max}", param_hint="--crf")
+    if given("preset") and not enc.uses_preset:
+        click.echo(f"note: --preset does nothing with {codec}", err=True)
+    if given("key_interval") and no_smooth:
+        click.echo("note: --key-interval does nothing with --no-smooth: every frame goes through the network",
+                   err=True)
 
 
 @main.command(context_settings=CONTEXT)

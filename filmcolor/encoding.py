@@ -38,6 +38,8 @@ class CodecPreset:
     crf_option: str | None = "crf"
     preset: Callable[[str], dict] = lambda p: {"preset": p}
     extra: tuple = ()
+    crf_max: int = 51  # the encoder's highest quality number (x264, x265)
+    uses_preset: bool = True  # whether --preset changes anything
 
     def options(self, crf: int, preset: str) -> dict:
         """FFmpeg options for quality ``crf`` and x264-style speed ``preset``."""
@@ -53,11 +55,13 @@ PRESETS_SVT = {"ultrafast": 12, "superfast": 11, "veryfast": 10, "faster": 9, "f
 CODECS = {
     "libx264": CodecPreset("libx264"),
     "libx265": CodecPreset("libx265", extra=(("x265-params", "log-level=error"),)),
-    "libsvtav1": CodecPreset("libsvtav1", preset=lambda p: {"preset": str(PRESETS_SVT.get(p, 6))}),
+    "libsvtav1": CodecPreset("libsvtav1", preset=lambda p: {"preset": str(PRESETS_SVT.get(p, 6))}, crf_max=63),
     "libvpx-vp9": CodecPreset("libvpx-vp9", preset=lambda p: {"deadline": "good", "cpu-used": "2"},
-                              extra=(("b", "0"),)),
-    "prores": CodecPreset("prores_ks", crf_option=None, preset=lambda p: {}, extra=(("profile", "3"),)),
-    "ffv1": CodecPreset("ffv1", crf_option=None, preset=lambda p: {}, extra=(("level", "3"),)),
+                              extra=(("b", "0"),), crf_max=63, uses_preset=False),
+    "prores": CodecPreset("prores_ks", crf_option=None, preset=lambda p: {}, extra=(("profile", "3"),),
+                          uses_preset=False),
+    "ffv1": CodecPreset("ffv1", crf_option=None, preset=lambda p: {}, extra=(("level", "3"),),
+                        uses_preset=False),
 }
 X264_PRESETS = ["ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow", "placebo"]
 

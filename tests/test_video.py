@@ -337,6 +337,27 @@ def test_cli_creates_a_missing_output_folder_like_image_does(tiny_model, tmp_pat
     assert len(lumas(dst)) == 4
 
 
+@pytest.mark.parametrize(
+    "extra,code,says",
+    [
+        (["--crf", "63"], 2, "above libx264's highest, 51"),
+        (["--codec", "ffv1", "--crf", "20"], 0, "--crf does nothing with ffv1"),
+        (["--codec", "libvpx-vp9", "--preset", "ultrafast"], 0, "--preset does nothing with libvpx-vp9"),
+        (["--no-smooth", "--key-interval", "8"], 0, "--key-interval does nothing with --no-smooth"),
+        (["--preset", "fast", "--crf", "30"], 0, None),
+    ],
+)
+def test_cli_says_when_an_option_cannot_work(tiny_model, tmp_path, extra, code, says):
+    src = make_clip(tmp_path / "in.mp4", frames=3)
+    out = tmp_path / ("o.mkv" if "ffv1" in extra else "o.mp4" if "libvpx-vp9" not in extra else "o.webm")
+    r = CliRunner().invoke(main, ["video", str(src), str(out), "--model", str(tiny_model), "--size", "64", "-q", *extra])
+    assert r.exit_code == code, r.output
+    if says:
+        assert says in r.output
+    else:
+        assert "note:" not in r.output
+
+
 def test_cli_unknown_codec_is_a_usage_error(tiny_model, tmp_path):
     src = make_clip(tmp_path / "in.mp4", frames=4)
     r = CliRunner().invoke(main, ["video", str(src), str(tmp_path / "o.mp4"), "--codec", "h266"])
