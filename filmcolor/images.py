@@ -270,6 +270,8 @@ def plan_jobs(inputs: list[str | os.PathLike], output: str | os.PathLike | None,
     found = expand_inputs(inputs, recursive)
     single = len(found) == 1 and found[0][1] is None
     out = Path(output) if output is not None else None
+    if out is not None and not single and not out.is_dir() and out.suffix.lower() in FORMATS:
+        raise OutputError(f"-o {out} names one picture, but there are {len(found)} inputs: give a folder")
     jobs: list[Job] = []
     for src, root in found:
         if out is None:

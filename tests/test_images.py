@@ -280,6 +280,13 @@ def test_unwritable_output_folder(run, tmp_path):
     assert not list(tmp_path.glob("**/*.part*"))
 
 
+def test_one_output_file_for_several_inputs_is_refused(run, tmp_path):
+    a, b = make(tmp_path / "a.png", grey()), make(tmp_path / "b.png", grey())
+    r = run(a, b, "-o", tmp_path / "single.jpg")
+    assert r.exit_code == 1 and "names one picture, but there are 2 inputs" in r.output
+    assert not (tmp_path / "single.jpg").exists()
+
+
 def test_limit_option(run, tmp_path):
     src = make(tmp_path / "p.png", grey(400, 400))
     r = run(src, "--max-megapixels", "0.1")
