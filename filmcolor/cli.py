@@ -7,7 +7,9 @@ code; ``--debug`` shows the traceback instead.
 from __future__ import annotations
 
 import functools
+import signal
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -22,6 +24,16 @@ from .video import X264_PRESETS
 
 EXIT_FAILED = 1
 EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 143  # 128 + SIGTERM, as a shell reports it
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (a job scheduler, `timeout`, `docker stop`): unwound like Ctrl-C,
+    so every half-written output is removed on the way out."""
+
+
+def _on_sigterm(signum, frame) -> None:
+    raise Terminated
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "show_default": True}
 
@@ -39,6 +51,9 @@ def guarded(fn):
         debug = kwargs.get("debug", False)
         try:
             return fn(*args, **kwargs)
+        except Terminated:
+            click.echo("terminated", err=True)
+            sys.exit(EXIT_TERMINATED)
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
             sys.exit(EXIT_INTERRUPTED)
@@ -78,6 +93,8 @@ def load_colorizer(model_path: Path | None, device: str, size: int | None) -> Co
 @click.version_option(__version__, prog_name="filmcolor")
 def main() -> None:
     """Plausible colour for black-and-white photographs and films."""
+    if threading.current_thread() is threading.main_thread():  # signals can only be set there
+        signal.signal(signal.SIGTERM, _on_sigterm)
 
 
 @main.command(context_settings=CONTEXT)

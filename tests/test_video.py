@@ -376,6 +376,29 @@ def test_cli_ctrl_c_exits_130_and_leaves_nothing(tiny_model, tmp_path, monkeypat
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mp4"]
 
 
+def test_sigterm_leaves_nothing_behind(tiny_model, tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    src = make_clip(tmp_path / "in.mkv", frames=300, size=(320, 240), codec="ffv1")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "filmcolor", "video", str(src), str(tmp_path / "o.mp4"), "--model", str(tiny_model),
+         "--size", "64", "--preset", "slow", "-q"],
+        stderr=subprocess.PIPE, text=True, cwd=REPO,
+    )
+    deadline = time.monotonic() + 60
+    while not list(tmp_path.glob(".o.*.part.mp4")) and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.01)
+    assert proc.poll() is None, "finished before it could be stopped: make the clip longer"
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 143, err
+    assert "terminated" in err and "Traceback" not in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mkv"]
+
+
 def test_cli_options_reach_the_output(tiny_model, tmp_path):
     src = make_clip(tmp_path / "in.mp4", frames=8, audio="aac")
     dst = tmp_path / "o.mkv"
