@@ -111,9 +111,16 @@ def image(inputs, output, recursive, compare, max_megapixels, model_path, device
     """Colorize photos: files and folders of JPEG, PNG (8/16-bit), TIFF, WebP, BMP."""
     from .images import ImageOptions, colorize_file, plan_jobs
 
-    jobs = plan_jobs(list(inputs), output, recursive)
+    earlier: list[Path] = []
+    jobs = plan_jobs(list(inputs), output, recursive, earlier)
     if not jobs:
         fail("no pictures found in " + ", ".join(map(str, inputs)))
+    replacing = [j.dst for j in jobs if j.error is None and j.dst.exists()]
+    if earlier and not quiet:
+        click.echo(f"note: skipping {len(earlier)} earlier results (*_color, *_compare), "
+                   f"e.g. {earlier[0]}", err=True)
+    if replacing and not quiet:
+        click.echo(f"note: replacing {len(replacing)} existing outputs, e.g. {replacing[0]}", err=True)
     colorizer = load_colorizer(model_path, device, size)
     opts = ImageOptions(compare=compare, max_megapixels=max_megapixels)
     start, done, megapixels, failed = time.perf_counter(), 0, 0.0, []

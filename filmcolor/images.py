@@ -239,12 +239,13 @@ def _is_own_output(p: Path) -> bool:
     return False
 
 
-def expand_inputs(inputs: list[str | os.PathLike], recursive: bool = False) -> list[tuple[Path, Path | None]]:
+def expand_inputs(inputs: list[str | os.PathLike], recursive: bool = False,
+                  skipped: list[Path] | None = None) -> list[tuple[Path, Path | None]]:
     """Files and folders -> (file, the folder it was found in or None), in order.
 
     Folders yield their pictures (sub-folders too with ``recursive``), skipping
-    filmcolor's own earlier results. Paths that don't exist are kept, to be
-    reported as failures.
+    filmcolor's own earlier results (appended to ``skipped`` when given).
+    Paths that don't exist are kept, to be reported as failures.
     """
     found: list[tuple[Path, Path | None]] = []
     for item in map(Path, inputs):
@@ -252,12 +253,15 @@ def expand_inputs(inputs: list[str | os.PathLike], recursive: bool = False) -> l
             walk = item.rglob("*") if recursive else item.iterdir()
             pics = sorted(p for p in walk if p.is_file() and p.suffix.lower() in FORMATS)
             found.extend((p, item) for p in pics if not _is_own_output(p))
+            if skipped is not None:
+                skipped.extend(p for p in pics if _is_own_output(p))
         else:
             found.append((item, None))
     return found
 
 
-def plan_jobs(inputs: list[str | os.PathLike], output: str | os.PathLike | None, recursive: bool = False) -> list[Job]:
+def plan_jobs(inputs: list[str | os.PathLike], output: str | os.PathLike | None, recursive: bool = False,
+              skipped: list[Path] | None = None) -> list[Job]:
     """Decide where each result goes.
 
     One input file and ``output`` with a picture suffix: the output is that
@@ -267,7 +271,7 @@ def plan_jobs(inputs: list[str | os.PathLike], output: str | os.PathLike | None,
     Without ``output``: ``<stem>_color<suffix>`` beside the input. An output
     that would overwrite an input, or another output, is an error of that job.
     """
-    found = expand_inputs(inputs, recursive)
+    found = expand_inputs(inputs, recursive, skipped)
     single = len(found) == 1 and found[0][1] is None
     out = Path(output) if output is not None else None
     if out is not None and not single and not out.is_dir() and out.suffix.lower() in FORMATS:

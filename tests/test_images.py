@@ -287,6 +287,16 @@ def test_one_output_file_for_several_inputs_is_refused(run, tmp_path):
     assert not (tmp_path / "single.jpg").exists()
 
 
+def test_a_rerun_says_what_it_skips_and_replaces(run, tmp_path):
+    make(tmp_path / "a.png", grey())
+    make(tmp_path / "b.png", grey())
+    first = run(tmp_path)
+    assert first.exit_code == 0 and "note:" not in first.output
+    again = run(tmp_path)
+    assert again.exit_code == 0, again.output
+    assert "skipping 2 earlier results" in again.output and "replacing 2 existing outputs" in again.output
+
+
 def test_limit_option(run, tmp_path):
     src = make(tmp_path / "p.png", grey(400, 400))
     r = run(src, "--max-megapixels", "0.1")
