@@ -45,6 +45,7 @@ SIXTEEN_BIT = {"PNG", "TIFF"}
 EXIF_FORMATS = {"JPEG", "PNG", "WEBP"}
 ICC_FORMATS = {"JPEG", "PNG", "WEBP", "TIFF"}
 OUTPUT_TAGS = ("_color", "_compare")
+FILM_SUFFIXES = {".mp4", ".mkv", ".mov", ".avi", ".webm", ".m4v", ".ts", ".mpg", ".mpeg", ".vob", ".mxf"}
 _ORIENTATION = 0x0112
 
 
@@ -289,7 +290,12 @@ def plan_jobs(inputs: list[str | os.PathLike], output: str | os.PathLike | None,
     seen: set = set()
     for job in jobs:
         key = _key(job.dst)
-        if key in sources:
+        kind = job.src.suffix.lower()
+        if kind in FILM_SUFFIXES:
+            job.error = "this is a film: use `filmcolor video IN OUT`"
+        elif kind == ".gif":
+            job.error = "GIF is not supported (use PNG, JPEG, TIFF, WebP or BMP)"
+        elif key in sources:
             job.error = f"output {job.dst} is an input; refusing to overwrite it"
         elif key in seen:
             job.error = f"output {job.dst} would overwrite the result of another input"

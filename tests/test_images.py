@@ -297,6 +297,15 @@ def test_a_rerun_says_what_it_skips_and_replaces(run, tmp_path):
     assert "skipping 2 earlier results" in again.output and "replacing 2 existing outputs" in again.output
 
 
+@pytest.mark.parametrize("name,says", [("reel.mp4", "this is a film: use `filmcolor video"),
+                                       ("anim.gif", "GIF is not supported")])
+def test_the_input_not_the_output_is_blamed(run, tmp_path, name, says):
+    src = tmp_path / name
+    src.write_bytes(b"\x00" * 64)
+    r = run(src)
+    assert r.exit_code == 1 and says in r.output and "unknown picture format" not in r.output
+
+
 def test_limit_option(run, tmp_path):
     src = make(tmp_path / "p.png", grey(400, 400))
     r = run(src, "--max-megapixels", "0.1")
