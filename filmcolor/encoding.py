@@ -138,6 +138,19 @@ def plane_view(plane, dtype, width: int, height: int) -> np.ndarray:
     return np.frombuffer(plane, dtype).reshape(-1, plane.line_size // itemsize)[:height, :width]
 
 
+def ffmpeg_writes(path: Path) -> bool:
+    """Whether FFmpeg knows a film format for ``path``'s name (tried in memory)."""
+    if format_for(path):
+        return True
+    probe = io.BytesIO()
+    probe.name = path.name  # PyAV guesses the muxer from a file object's name
+    try:
+        with av.open(probe, "w"):
+            return True
+    except (ValueError, av.FFmpegError):
+        return False
+
+
 def format_for(path: Path) -> str | None:
     """FFmpeg's muxer for a file name, or None to let FFmpeg guess from the suffix."""
     return {".mkv": "matroska", ".mov": "mov", ".mp4": "mp4", ".webm": "webm", ".avi": "avi"}.get(path.suffix.lower())

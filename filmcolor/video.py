@@ -44,6 +44,7 @@ from .encoding import (
     colour_matrix,
     container_takes,
     describe,
+    ffmpeg_writes,
     format_for,
 )
 from .errors import InputError, OutputError
@@ -461,6 +462,9 @@ def colorize_video(colorizer: Colorizer, src: str | os.PathLike, dst: str | os.P
         raise OutputError(f"output folder {dst.parent} does not exist")
     if dst.is_dir():
         raise OutputError(f"{dst} is a folder")
+    if not ffmpeg_writes(dst):
+        raise OutputError(f"{dst.name}: FFmpeg knows no film format by the name {dst.suffix or '(no suffix)'}; "
+                          "use .mp4, .mkv or .mov")
     pipe = Pipeline(colorizer, src, dst, opts, progress)
     pipe.open_input()
     if on_start:

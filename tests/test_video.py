@@ -304,6 +304,8 @@ def test_decoder_never_runs_far_ahead_of_the_colour_stage(colorizer, tmp_path, m
         (["missing.mp4", "out.mp4"], "no such file"),
         (["in.mp4", "in.mp4"], "output is the input"),
         (["in.mp4", "notes.mp4/out.mp4"], "cannot create the output folder"),
+        (["in.mp4", "out.xyz"], "FFmpeg knows no film format by the name .xyz"),
+        (["in.mp4", "out"], "FFmpeg knows no film format by the name (no suffix)"),
         (["notes.mp4", "out.mp4"], "not a video"),
         (["in.mp4", "/proc/out.mp4"], "cannot write in /proc"),
     ],
