@@ -198,6 +198,8 @@ def video(src, dst, codec, crf, preset, batch_size, no_smooth, key_interval, dei
     seconds = time.perf_counter() - start_time
     for notice in report.reencoded + ([] if quiet else report.notices):
         click.echo(f"note: {notice}", err=True)
+    for warning in report.warnings:
+        click.echo(f"warning: {warning}", err=True)
     if report.damaged_packets or report.lost_frames:
         click.echo(f"warning: damaged video: {report.damaged_packets} packets refused by the decoder, "
                    f"{report.lost_frames} more frames not decoded; those frames are missing from {dst}", err=True)

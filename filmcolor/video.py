@@ -85,7 +85,13 @@ class VideoReport:
     copied: list[str] = field(default_factory=list)
     reencoded: list[str] = field(default_factory=list)
     notices: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # said even with -q: the output may be wrong
     batch_size: int = 0
+
+
+# AVColorTransferCharacteristic and AVColorSpace numbers (libavutil/pixfmt.h)
+HDR_TRANSFERS = {16: "PQ, SMPTE 2084", 18: "HLG, ARIB STD-B67"}
+SPACE_BT2020_CL = 10
 
 
 class _Stop(Exception):
@@ -165,6 +171,14 @@ class Pipeline:
         if PLANAR[self.out_format][:3] != (src_bits, sx, sy) and self.in_format in PLANAR:
             self.report.notices.append(f"{self.opts.codec}: written as {self.out_format} (source {self.in_format})")
         self.matrix, self.out_space = colour_matrix(self.vin.codec_context.colorspace, self.height)
+        hdr = HDR_TRANSFERS.get(self.vin.codec_context.color_trc)
+        if hdr:
+            self.report.warnings.append(
+                f"source is HDR ({hdr}): filmcolor reads its brightness as SDR, so the colour will be off; "
+                "tone-map it to SDR first")
+        if self.vin.codec_context.colorspace == SPACE_BT2020_CL:
+            self.report.warnings.append(
+                "source uses BT.2020 constant luminance, which filmcolor writes as non-constant: colour will be off")
         layout = FrameLayout(self.width, self.height, self.out_format, self.matrix, self.out_space, self.in_full_range)
         self.colourer = FrameColourer(self.colorizer, layout, self.opts.batch_size, self.report.notices,
                                       key_interval=self.opts.key_interval)

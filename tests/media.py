@@ -36,7 +36,7 @@ def make_clip(
     pix_fmt: str = "yuv420p", pts: list[int] | None = None, time_base: Fraction | None = None,
     audio: str | None = None, subtitles: bool = False, cut_at: int | None = None,
     colorspace: int | None = None, color_range: int | None = None, rotation: int = 0,
-    sar: Fraction | None = None, options: dict | None = None,
+    sar: Fraction | None = None, options: dict | None = None, color_trc: int | None = None,
 ) -> Path:
     """Write a clip; ``pts`` gives each frame's timestamp (variable frame rate)."""
     w, h = size
@@ -50,6 +50,8 @@ def make_clip(
             vs.codec_context.colorspace = colorspace
         if color_range is not None:
             vs.codec_context.color_range = color_range
+        if color_trc is not None:
+            vs.codec_context.color_trc = color_trc
         if sar is not None:
             vs.codec_context.sample_aspect_ratio = sar
         if rotation:

@@ -360,6 +360,17 @@ def test_cli_says_when_an_option_cannot_work(tiny_model, tmp_path, extra, code, 
         assert "note:" not in r.output
 
 
+@pytest.mark.parametrize("trc,says", [(16, "source is HDR (PQ"), (18, "source is HDR (HLG"), (1, None)])
+def test_hdr_sources_are_warned_about_even_when_quiet(tiny_model, tmp_path, trc, says):
+    src = make_clip(tmp_path / "in.mkv", frames=3, codec="libx265", pix_fmt="yuv420p10le", colorspace=9,
+                    color_trc=trc)
+    assert stream_info(src)[0].get("color_transfer") in ("smpte2084", "arib-std-b67", "bt709")
+    r = CliRunner().invoke(main, ["video", str(src), str(tmp_path / "o.mkv"), "--model", str(tiny_model),
+                                  "--size", "64", "-q"])
+    assert r.exit_code == 0, r.output
+    assert (says in r.output) if says else ("warning" not in r.output)
+
+
 def test_cli_unknown_codec_is_a_usage_error(tiny_model, tmp_path):
     src = make_clip(tmp_path / "in.mp4", frames=4)
     r = CliRunner().invoke(main, ["video", str(src), str(tmp_path / "o.mp4"), "--codec", "h266"])
