@@ -30,6 +30,30 @@ PLANAR = {
 OUTPUT_FORMATS = [n for n in PLANAR if n.startswith("yuv") and not n.startswith("yuvj")]
 
 
+def planar_equivalent(name: str) -> str:
+    """The PLANAR format that keeps what pixel format ``name`` holds, judged by
+    its components, not its name: its bit depth (up to 12) and its chroma
+    subsampling (RGB: 4:4:4). nv12 -> yuv420p, p010le -> yuv420p10le,
+    yuv420p16le -> yuv420p12le, rgb48le -> yuv444p12le."""
+    if name in PLANAR:
+        return name
+    fmt = av.VideoFormat(name, 64, 64)
+    comps = [c for c in fmt.components if not c.is_alpha]
+    bits = max(c.bits for c in comps)
+    depth = "" if bits <= 8 else "10le" if bits <= 10 else "12le"
+    if len(comps) == 1:
+        return "gray" + depth
+    if fmt.is_rgb:
+        return f"yuv444p{depth}"
+    sub = {(64, 64): "444", (32, 64): "422"}.get((comps[1].width, comps[1].height), "420")
+    return f"yuv{sub}p{depth}"
+
+
+def source_bits(name: str) -> int:
+    """The bit depth of pixel format ``name``'s components."""
+    return max(c.bits for c in av.VideoFormat(name, 64, 64).components if not c.is_alpha)
+
+
 @dataclass(frozen=True)
 class CodecPreset:
     """How filmcolor drives one encoder: the name FFmpeg knows and its options."""
@@ -81,7 +105,7 @@ def choose_pixel_format(codec: str, in_format: str, width: int, height: int) -> 
     An odd width or height rules out formats that halve chroma that way.
     """
     encoder = av.codec.Codec(CODECS[codec].encoder, "w")
-    src_bits, sx, sy, _ = PLANAR.get(in_format, (8, 1, 1, False))
+    src_bits, sx, sy, _ = PLANAR[planar_equivalent(in_format)]
     formats = [
         f.name for f in encoder.video_formats or []
         if f.name in OUTPUT_FORMATS and not (width % 2 and PLANAR[f.name][1]) and not (height % 2 and PLANAR[f.name][2])

@@ -20,7 +20,7 @@ import torch
 
 from . import color
 from .colorizer import Colorizer, shrink, small_shape
-from .encoding import PLANAR, RANGE_JPEG, RANGE_MPEG, plane_view
+from .encoding import PLANAR, RANGE_JPEG, RANGE_MPEG, planar_equivalent, plane_view
 from .errors import FilmcolorError
 from .temporal import Smoother
 
@@ -48,7 +48,7 @@ def luma_plane(frame: av.VideoFrame) -> tuple[np.ndarray, int]:
     """
     name = frame.format.name
     if name not in PLANAR:
-        frame = frame.reformat(format="yuv420p10le" if "10" in name or "12" in name else "yuv420p")
+        frame = frame.reformat(format=planar_equivalent(name))
         name = frame.format.name
     bits = PLANAR[name][0]
     dtype = np.uint16 if bits > 8 else np.uint8

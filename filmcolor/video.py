@@ -46,6 +46,8 @@ from .encoding import (
     describe,
     ffmpeg_writes,
     format_for,
+    planar_equivalent,
+    source_bits,
 )
 from .errors import InputError, OutputError
 from .files import publish
@@ -165,10 +167,13 @@ class Pipeline:
 
     def plan_output(self, fmt_name: str) -> None:
         """Pick pixel format, colour matrix and what happens to each other stream."""
-        src_bits, sx, sy, full = PLANAR.get(self.in_format, (8, 1, 1, False))
+        src_bits, sx, sy, full = PLANAR[planar_equivalent(self.in_format)]
+        if source_bits(self.in_format) > src_bits:
+            self.report.notices.append(f"source is {source_bits(self.in_format)}-bit ({self.in_format}): "
+                                       f"kept at {src_bits} bits, the most filmcolor writes")
         self.in_full_range = full or self.vin.codec_context.color_range == RANGE_JPEG
         self.out_format = choose_pixel_format(self.opts.codec, self.in_format, self.width, self.height)
-        if PLANAR[self.out_format][:3] != (src_bits, sx, sy) and self.in_format in PLANAR:
+        if PLANAR[self.out_format][:3] != (src_bits, sx, sy):
             self.report.notices.append(f"{self.opts.codec}: written as {self.out_format} (source {self.in_format})")
         self.matrix, self.out_space = colour_matrix(self.vin.codec_context.colorspace, self.height)
         hdr = HDR_TRANSFERS.get(self.vin.codec_context.color_trc)

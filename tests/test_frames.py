@@ -108,3 +108,15 @@ def test_carried_frames_keep_the_moving_object_in_its_own_colour():
 def test_key_interval_must_be_positive():
     with pytest.raises(ValueError, match="key_interval"):
         FrameColourer(LightnessPainter(), FrameLayout(W, H, "yuv420p", "bt709", 1, False), 8, [], key_interval=0)
+
+
+@pytest.mark.parametrize("fmt,bits", [("nv12", 8), ("p010le", 10), ("yuv420p16le", 12), ("rgb48le", 12)])
+def test_luma_of_any_pixel_format_keeps_its_depth(fmt, bits):
+
+    from filmcolor.frames import luma_plane
+
+    ramp = np.linspace(0, 65535, 64 * 48).reshape(48, 64).astype(np.uint16)
+    frame = av.VideoFrame.from_ndarray(np.dstack([ramp] * 3), format="rgb48le").reformat(format=fmt)
+    y, got = luma_plane(frame)
+    assert got == bits and y.shape == (48, 64)
+    assert len(np.unique(y)) > (200 if bits > 8 else 150)  # the ramp's steps survive at that depth
