@@ -76,6 +76,10 @@ def read_picture(path: str | os.PathLike, max_megapixels: float = 250.0) -> Pict
             with _open_unguarded(path) as im:
                 fmt = im.format
                 w, h = im.size
+                pages = getattr(im, "n_frames", 1)
+                if pages > 1:
+                    raise InputError(f"has {pages} pages or frames; filmcolor colorizes one picture a file "
+                                     "(split it first, e.g. one TIFF per page)")
                 if w * h > max_megapixels * 1e6:
                     raise InputError(
                         f"{w}x{h} is {w * h / 1e6:.3g} megapixels, above the limit of {max_megapixels:g} "

@@ -112,7 +112,6 @@ def test_key_interval_must_be_positive():
 
 @pytest.mark.parametrize("fmt,bits", [("nv12", 8), ("p010le", 10), ("yuv420p16le", 12), ("rgb48le", 12)])
 def test_luma_of_any_pixel_format_keeps_its_depth(fmt, bits):
-
     from filmcolor.frames import luma_plane
 
     ramp = np.linspace(0, 65535, 64 * 48).reshape(48, 64).astype(np.uint16)

@@ -306,6 +306,15 @@ def test_the_input_not_the_output_is_blamed(run, tmp_path, name, says):
     assert r.exit_code == 1 and says in r.output and "unknown picture format" not in r.output
 
 
+@pytest.mark.parametrize("name", ["album.tif", "anim.webp"])
+def test_several_pages_are_refused_not_cut_to_the_first(run, tmp_path, name):
+    pages = [Image.fromarray(grey()), Image.fromarray(255 - grey())]
+    pages[0].save(tmp_path / name, save_all=True, append_images=pages[1:])
+    r = run(tmp_path / name)
+    assert r.exit_code == 1 and "has 2 pages or frames" in r.output
+    assert not list(tmp_path.glob("*_color*"))
+
+
 def test_limit_option(run, tmp_path):
     src = make(tmp_path / "p.png", grey(400, 400))
     r = run(src, "--max-megapixels", "0.1")
