@@ -379,6 +379,7 @@ class Pipeline:
             vout.set_display_rotation(rotation)
         streams = {s.index: output.add_stream_from_template(s) for s in self.copy_streams}
         decoders, audio_out = {}, {}
+        self._audio_next: dict[int, int] = {}  # per re-encoded stream: the next frame's pts, in samples
         for idx, enc in self.reencode_streams.items():
             s = self.input.streams[idx]
             audio_out[idx] = self._add_audio(output, s, enc)
@@ -424,9 +425,7 @@ class Pipeline:
             output.mux(packet)
         for idx, stream in audio_out.items():
             for frame in decoders[idx].decode(None):
-                frame.pts = None
-                for packet in stream.encode(frame):
-                    output.mux(packet)
+                self._encode_audio(output, stream, idx, frame)
             for packet in stream.encode(None):
                 output.mux(packet)
 
@@ -438,9 +437,20 @@ class Pipeline:
             self.report.damaged_packets += 1
             return
         for frame in frames:
-            frame.pts = None  # the encoder counts samples itself: keeps the audio gapless
-            for out_packet in audio_out[idx].encode(frame):
-                output.mux(out_packet)
+            self._encode_audio(output, audio_out[idx], idx, frame)
+
+    def _encode_audio(self, output, stream, idx: int, frame: av.AudioFrame) -> None:
+        """Re-encode one audio frame. Timestamps count samples from where the
+        source's audio starts (audio that starts late stays in sync), so the
+        encoder sees no gap or overlap from rounding in the source's time base."""
+        rate = frame.sample_rate
+        if idx not in self._audio_next:
+            start = frame.pts * frame.time_base if frame.pts is not None and frame.time_base else 0
+            self._audio_next[idx] = round(start * rate)
+        frame.pts, frame.time_base = self._audio_next[idx], Fraction(1, rate)
+        self._audio_next[idx] += frame.samples
+        for packet in stream.encode(frame):
+            output.mux(packet)
 
     def _rotation(self) -> int:
         """Display rotation in degrees, as the first frame carries it (a separate

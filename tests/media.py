@@ -37,8 +37,10 @@ def make_clip(
     audio: str | None = None, subtitles: bool = False, cut_at: int | None = None,
     colorspace: int | None = None, color_range: int | None = None, rotation: int = 0,
     sar: Fraction | None = None, options: dict | None = None, color_trc: int | None = None,
+    audio_start: float = 0.0,
 ) -> Path:
-    """Write a clip; ``pts`` gives each frame's timestamp (variable frame rate)."""
+    """Write a clip; ``pts`` gives each frame's timestamp (variable frame rate);
+    the audio (if any) starts ``audio_start`` seconds in."""
     w, h = size
     tb = time_base or Fraction(1, fps * 100)
     with av.open(str(path), "w") as out:
@@ -85,7 +87,7 @@ def make_clip(
                 chunk = np.stack([wave[start : start + 1024]] * 2)
                 af = av.AudioFrame.from_ndarray(np.ascontiguousarray(chunk), format="fltp", layout="stereo")
                 af.sample_rate = 48000
-                af.pts = start
+                af.pts = start + round(audio_start * 48000)
                 af.time_base = Fraction(1, 48000)
                 for p in aus.encode(af):
                     out.mux(p)
