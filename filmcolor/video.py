@@ -418,7 +418,10 @@ class Pipeline:
             # normal end: both stages have finished; otherwise this tells them to
             self.stop.set()
             for t in workers:
-                t.join(timeout=5)
+                # joined for real: the queues give up at once when stopping, and a stage
+                # still inside FFmpeg or a batch must not outlive the run (it would reset
+                # torch's thread count in the middle of the next film)
+                t.join()
         if self.errors:
             raise self.errors[0]
         for packet in vout.encode(None):

@@ -424,6 +424,28 @@ def test_sigterm_leaves_nothing_behind(tiny_model, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mkv"]
 
 
+def test_no_stage_outlives_the_run(colorizer, tmp_path, monkeypatch):
+    import threading
+    import time
+
+    src = make_clip(tmp_path / "in.mp4", frames=20)
+    finished = []
+
+    def slow_then_stopped(self, frames, smoother):
+        self.stop.set()  # as if another stage failed while this batch runs
+        time.sleep(6)  # longer than any fixed wait for the stage
+        finished.append(True)
+        return []
+
+    monkeypatch.setattr(Pipeline, "_colour_frames", slow_then_stopped)
+    try:
+        colorize_video(colorizer, src, tmp_path / "o.mkv", fast())
+    except Exception:
+        pass
+    assert finished  # the run waited for the batch to end
+    assert not [t for t in threading.enumerate() if t.name.startswith("filmcolor-")]
+
+
 def test_cli_options_reach_the_output(tiny_model, tmp_path):
     src = make_clip(tmp_path / "in.mp4", frames=8, audio="aac")
     dst = tmp_path / "o.mkv"
