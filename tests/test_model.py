@@ -89,3 +89,24 @@ def test_chroma_gain_scales_the_decoded_colour(kind):
         scaled = net.predict_ab(x)
     assert plain.abs().max() > 0.1
     assert torch.allclose(scaled, 1.5 * plain, atol=1e-4)
+
+
+@pytest.mark.parametrize("arch,params", [("unet", {"channels": [8, 16, 16, 16, 16]}), ("effunet", {"encoder": "lite0"})])
+def test_fused_batchnorm_gives_the_same_colour(arch, params):
+    torch.manual_seed(0)
+    net = model.build(arch, {**params, "head": {"kind": "classify"}})
+    for m in net.modules():  # BatchNorm with real statistics, not the identity it starts as
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.uniform_(-0.5, 0.5)
+            m.running_var.uniform_(0.5, 2.0)
+            m.weight.data.uniform_(0.5, 1.5)
+            m.bias.data.uniform_(-0.2, 0.2)
+    net.eval()
+    x = torch.rand(2, 1, 64, 96) * 2 - 1
+    with torch.no_grad():
+        plain = net.predict_ab(x)
+        fused_net = model.fuse_batchnorm(net)
+        assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in fused_net.modules())
+        fused = fused_net.predict_ab(x)
+    assert plain.abs().max() > 1
+    assert torch.allclose(fused, plain, atol=1e-3)

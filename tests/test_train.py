@@ -265,6 +265,33 @@ def test_checkpoints_name_data_folders_without_the_trainers_paths(tmp_path):
     assert str(tmp_path) not in json.dumps(info.data)
 
 
+def test_resume_continues_exactly_where_the_run_stopped(tmp_path, monkeypatch):
+    import train.loop as loop
+
+    make_photos(tmp_path / "photos", 16)
+    whole, _ = fit(tiny_cfg(tmp_path, out=str(tmp_path / "whole"), epochs=3), progress=False)
+    judged = loop.evaluate_at_best_decoding
+    calls = []
+
+    def interrupted_in_epoch_2(*a, **k):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return judged(*a, **k)
+
+    monkeypatch.setattr(loop, "evaluate_at_best_decoding", interrupted_in_epoch_2)
+    with pytest.raises(KeyboardInterrupt):
+        fit(tiny_cfg(tmp_path, out=str(tmp_path / "cut"), epochs=3), progress=False)
+    monkeypatch.setattr(loop, "evaluate_at_best_decoding", judged)
+    assert torch.load(tmp_path / "cut" / "last.pt", weights_only=True)["epoch"] == 1
+    resumed, _ = fit(tiny_cfg(tmp_path, out=str(tmp_path / "cut"), epochs=3), resume=True, progress=False)
+    fresh, _ = fit(tiny_cfg(tmp_path, out=str(tmp_path / "fresh"), epochs=2), progress=False)
+    a, b, c = whole.state_dict(), resumed.state_dict(), fresh.state_dict()
+    # the resumed run has the weights, optimiser, schedule and data order it stopped with
+    assert all(torch.allclose(a[k].float(), b[k].float(), atol=1e-5) for k in a)
+    assert not all(torch.allclose(a[k].float(), c[k].float(), atol=1e-5) for k in a)
+
+
 def test_fit_reports_empty_data(tmp_path):
     (tmp_path / "photos").mkdir()
     with pytest.raises(data.DataError):
