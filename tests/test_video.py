@@ -383,6 +383,38 @@ def test_hdr_sources_are_warned_about_even_when_quiet(tiny_model, tmp_path, trc,
     assert (says in r.output) if says else ("warning" not in r.output)
 
 
+@pytest.mark.parametrize("codec,suffix,name", [
+    ("libx264", ".mp4", "h264"), ("libx265", ".mp4", "hevc"), ("libsvtav1", ".mkv", "av1"),
+    ("libvpx-vp9", ".webm", "vp9"), ("prores", ".mov", "prores"), ("ffv1", ".mkv", "ffv1"),
+])
+def test_every_encoder_offered_writes_a_film(tiny_model, tmp_path, codec, suffix, name):
+    from filmcolor.video import CODECS
+
+    try:
+        av.codec.Codec(CODECS[codec].encoder, "w")
+    except Exception:
+        pytest.skip(f"this FFmpeg has no {codec}")
+    src = make_clip(tmp_path / "in.mp4", frames=5, size=(128, 96))
+    dst = tmp_path / f"o{suffix}"
+    r = CliRunner().invoke(main, ["video", str(src), str(dst), "--codec", codec, "--model", str(tiny_model),
+                                  "--size", "64", "-q"])
+    assert r.exit_code == 0, r.output
+    video = [s for s in stream_info(dst) if s["codec_type"] == "video"][0]
+    assert video["codec_name"] == name
+    assert len(lumas(dst)) == 5
+
+
+@pytest.mark.parametrize("crf,preset,subme", [(30, "ultrafast", 0), (12, "medium", 7)])
+def test_crf_and_preset_reach_x264(tiny_model, tmp_path, crf, preset, subme):
+    src = make_clip(tmp_path / "in.mp4", frames=5, size=(128, 96))
+    dst = tmp_path / "o.mp4"
+    r = CliRunner().invoke(main, ["video", str(src), str(dst), "--crf", str(crf), "--preset", preset,
+                                  "--model", str(tiny_model), "--size", "64", "-q"])
+    assert r.exit_code == 0, r.output
+    settings = dst.read_bytes()  # x264 writes the settings it ran with into the stream
+    assert f"crf={crf}.0".encode() in settings and f"subme={subme} ".encode() in settings
+
+
 def test_cli_unknown_codec_is_a_usage_error(tiny_model, tmp_path):
     src = make_clip(tmp_path / "in.mp4", frames=4)
     r = CliRunner().invoke(main, ["video", str(src), str(tmp_path / "o.mp4"), "--codec", "h266"])
