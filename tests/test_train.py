@@ -327,6 +327,12 @@ def test_export_last_takes_the_final_epoch(tmp_path):
     assert back.params["head"]["temperature"] == info.validation["temperature"]
 
 
+@pytest.mark.parametrize("module", ["train", "train.temperature", "train.export"])
+def test_every_training_command_has_help(module):
+    r = subprocess.run([sys.executable, "-m", module, "-h"], capture_output=True, text=True, cwd=REPO)
+    assert r.returncode == 0 and "Usage:" in r.stdout, r.stderr
+
+
 def test_cli_missing_data_is_one_line(tmp_path):
     r = subprocess.run(
         [sys.executable, "-m", "train", "--data", str(tmp_path / "nope"), "--out", str(tmp_path / "r")],
