@@ -3,6 +3,7 @@ import json
 import cv2
 import numpy as np
 import pytest
+import torch
 from click.testing import CliRunner
 from conftest import REPO
 from media import make_clip
@@ -57,8 +58,42 @@ def test_cli_video_has_temporal_measures(tiny_model, tmp_path):
     assert r.exit_code == 0, r.output
     entry = json.loads(js.read_text())[0]
     assert entry["kind"] == "video" and entry["frames"] == 12
-    assert entry["consistency"] >= 0 and entry["warp_error"] >= 0
     assert set(KEYS) <= set(entry)
+
+
+class Painter(torch.nn.Module):
+    """Stand-in network: one a/b for the whole frame; with ``flicker``, the
+    opposite colour on every other call."""
+
+    def __init__(self, flicker: bool):
+        super().__init__()
+        self.flicker, self.calls = flicker, 0
+
+    def forward(self, x):
+        return x
+
+    def predict_ab(self, x):
+        self.calls += 1
+        sign = -1.0 if self.flicker and self.calls % 2 else 1.0
+        n, _, h, w = x.shape
+        return (sign * torch.tensor([20.0, -20.0])).view(1, 2, 1, 1).expand(n, 2, h, w).contiguous()
+
+
+def test_temporal_measures_tell_flicker_from_steady_colour(tmp_path):
+    from filmcolor import Colorizer, ColorizerConfig
+    from filmcolor.checkpoint import ModelInfo
+    from filmcolor.evaluate import EvalOptions, evaluate_video
+    from filmcolor.video import VideoOptions
+
+    clip = make_clip(tmp_path / "c.mp4", frames=12)
+    opts = EvalOptions(video=VideoOptions(smooth=False, batch_size=1))
+    figures = {}
+    for flicker in (False, True):
+        c = Colorizer(Painter(flicker), ModelInfo(arch="unet", params={}), ColorizerConfig(size=64, device="cpu"))
+        figures[flicker] = evaluate_video(c, clip, opts)
+    steady, flickering = figures[False], figures[True]
+    assert flickering["consistency"] > 5 * steady["consistency"] + 0.01
+    assert flickering["warp_error"] > 2 * steady["warp_error"]
 
 
 def test_cli_bad_inputs_keep_going(tiny_model, tmp_path):
