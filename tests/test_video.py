@@ -86,6 +86,16 @@ def test_colour_tags_rotation_and_aspect_are_kept(colorizer, tmp_path):
     assert any(sd.get("rotation") in (90, -90) for sd in info.get("side_data_list", []))
 
 
+@pytest.mark.parametrize("rotation", [90, -90, 180])
+def test_rotation_keeps_its_sign(colorizer, tmp_path, rotation):
+    src = make_clip(tmp_path / "in.mp4", frames=3, rotation=rotation)
+    dst = tmp_path / "out.mp4"
+    colorize_video(colorizer, src, dst, fast())
+    tagged = [sd["rotation"] for s in (src, dst) for sd in stream_info(s)[0].get("side_data_list", [])
+              if "rotation" in sd]
+    assert len(tagged) == 2 and tagged[0] == tagged[1], tagged
+
+
 def test_untagged_sd_is_tagged_with_the_matrix_used(colorizer, tmp_path):
     src = make_clip(tmp_path / "in.mp4", frames=4)
     dst = tmp_path / "out.mp4"
