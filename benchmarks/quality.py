@@ -40,11 +40,15 @@ HELD_OUT = (DATA / "more-photos", DATA / "open-photos" / "kphotoalbum")
 NEUTRAL = 15.0
 
 
+def _mean(rows: list[dict], key: str) -> float:
+    return float(np.mean([r[key] for r in rows])) if rows else float("nan")
+
+
 def measure(model: str | None, photos: list[Path], neutral: float = NEUTRAL, size: int | None = None) -> dict:
     """The row of one model (None: the bundled one) over ``photos``."""
     colorizer = Colorizer.load(model, size=size)
     results = evaluate(colorizer, photos, EvalOptions(), on_error=lambda p, m: print(f"skipped {p}: {m}"))
-    mean = {k: float(np.mean([r[k] for r in results])) for k in
+    mean = {k: _mean(results, k) for k in
             ("psnr", "grey_psnr", "ciede2000", "grey_ciede2000", "colorfulness", "colorfulness_truth")}
     pale = [r for r in results if r["colorfulness_truth"] < neutral]
     greyish = [r for r in results if r["neutral_share"] >= 0.05]
@@ -53,13 +57,11 @@ def measure(model: str | None, photos: list[Path], neutral: float = NEUTRAL, siz
         **mean,
         "wins": beats_grey(results),
         "neutral_pixel_photos": len(greyish),
-        "neutral_pixel_chroma": float(np.mean([r["neutral_chroma"] for r in greyish])) if greyish else float("nan"),
+        "neutral_pixel_chroma": _mean(greyish, "neutral_chroma"),
         "neutral_n": len(pale),
-        "neutral_colorfulness": float(np.mean([r["colorfulness"] for r in pale])) if pale else float("nan"),
-        "neutral_truth": float(np.mean([r["colorfulness_truth"] for r in pale])) if pale else float("nan"),
         "neutral_kept": sum(r["colorfulness"] < neutral for r in pale),
-        "neutral_ciede2000": float(np.mean([r["ciede2000"] for r in pale])) if pale else float("nan"),
-        "neutral_grey_ciede2000": float(np.mean([r["grey_ciede2000"] for r in pale])) if pale else float("nan"),
+        **{f"neutral_{k}": _mean(pale, k) for k in ("colorfulness", "ciede2000", "grey_ciede2000")},
+        "neutral_truth": _mean(pale, "colorfulness_truth"),
         "per_photo": results,
     }
 

@@ -7,6 +7,7 @@ whether a container accepts a stream before any work is done.
 
 from __future__ import annotations
 
+import functools
 import io
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ PLANAR = {
 OUTPUT_FORMATS = [n for n in PLANAR if n.startswith("yuv") and not n.startswith("yuvj")]
 
 
+@functools.lru_cache(maxsize=32)  # asked per frame for formats read through a conversion
 def planar_equivalent(name: str) -> str:
     """The PLANAR format that keeps what pixel format ``name`` holds, judged by
     its components, not its name: its bit depth (up to 12) and its chroma

@@ -24,13 +24,12 @@ import torch
 from . import metrics
 from .colorizer import Colorizer
 from .errors import InputError
-from .images import FORMATS, grey_rgb, read_picture, write_picture
+from .images import FILM_SUFFIXES, FORMATS, grey_rgb, read_picture, write_picture
 from .images import Picture as _Picture
 from .video import VideoOptions, colorize_video
 
 KEYS = ("psnr", "ssim", "ciede2000", "colorfulness", "colorfulness_truth", "neutral_share", "neutral_chroma")
 NEUTRAL_CHROMA = 5.0  # a truth pixel with C*ab below this is neutral (grey, white, black, steel)
-VIDEO_SUFFIXES = {".mp4", ".mkv", ".mov", ".avi", ".webm", ".m4v", ".ts", ".mpg", ".mpeg"}
 _SPACES = {"bt709": "itu709", "bt601": "itu601", "bt2020": "bt2020"}
 
 
@@ -141,7 +140,7 @@ def find_inputs(paths: list[str | os.PathLike], recursive: bool = False) -> list
     """Files as given; folders give their photos and films (sub-folders too
     when ``recursive``)."""
     found: list[Path] = []
-    suffixes = set(FORMATS) | VIDEO_SUFFIXES
+    suffixes = set(FORMATS) | FILM_SUFFIXES
     for p in map(Path, paths):
         if p.is_dir():
             listing = p.rglob("*") if recursive else p.iterdir()
@@ -159,7 +158,7 @@ def evaluate(colorizer: Colorizer, paths: list[Path], opts: EvalOptions,
         try:
             if not path.exists():
                 raise InputError("no such file")
-            if path.suffix.lower() in VIDEO_SUFFIXES:
+            if path.suffix.lower() in FILM_SUFFIXES:
                 results.append(evaluate_video(colorizer, path, opts))
             else:
                 results.append(evaluate_photo(colorizer, path, opts))

@@ -257,9 +257,11 @@ def expand_inputs(inputs: list[str | os.PathLike], recursive: bool = False,
         if item.is_dir():
             walk = item.rglob("*") if recursive else item.iterdir()
             pics = sorted(p for p in walk if p.is_file() and p.suffix.lower() in FORMATS)
-            found.extend((p, item) for p in pics if not _is_own_output(p))
-            if skipped is not None:
-                skipped.extend(p for p in pics if _is_own_output(p))
+            for p in pics:
+                if not _is_own_output(p):
+                    found.append((p, item))
+                elif skipped is not None:
+                    skipped.append(p)
         else:
             found.append((item, None))
     return found

@@ -168,8 +168,9 @@ class Pipeline:
     def plan_output(self, fmt_name: str) -> None:
         """Pick pixel format, colour matrix and what happens to each other stream."""
         src_bits, sx, sy, full = PLANAR[planar_equivalent(self.in_format)]
-        if source_bits(self.in_format) > src_bits:
-            self.report.notices.append(f"source is {source_bits(self.in_format)}-bit ({self.in_format}): "
+        in_bits = source_bits(self.in_format)
+        if in_bits > src_bits:
+            self.report.notices.append(f"source is {in_bits}-bit ({self.in_format}): "
                                        f"kept at {src_bits} bits, the most filmcolor writes")
         self.in_full_range = full or self.vin.codec_context.color_range == RANGE_JPEG
         self.out_format = choose_pixel_format(self.opts.codec, self.in_format, self.width, self.height)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import random
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -75,9 +76,7 @@ def source_weights(files: list[Path], roots: list[str | Path], balance: float) -
     equally (large sources dominate), 0 draws every source equally.
     Also returns each source's share."""
     sources = [source_of(f, roots) for f in files]
-    counts: dict[str, int] = {}
-    for s in sources:
-        counts[s] = counts.get(s, 0) + 1
+    counts = Counter(sources)
     mass = {s: n**balance for s, n in counts.items()}
     total = sum(mass.values())
     share = {s: m / total for s, m in mass.items()}
@@ -112,6 +111,14 @@ class BalancedSampler(torch.utils.data.Sampler):
 
     def __len__(self) -> int:
         return len(range(self.rank, self.num_samples, self.world))
+
+
+def validation_crops(run: Path, size: int) -> torch.Tensor:
+    """The centre crops (N, 3, size, size) LAB of run folder ``run``'s
+    validation photos (its split.json)."""
+    _, val_files = read_split(run / "split.json")
+    val = PhotoDataset(val_files, DataConfig(size=size), train=False)
+    return torch.stack([val[i] for i in range(len(val))])
 
 
 def split_files(files: list[Path], val_fraction: float, seed: int) -> tuple[list[Path], list[Path]]:
@@ -221,7 +228,8 @@ class PhotoDataset(Dataset):
             if cfg.cache:
                 self.cached.append(im)
         self.opaque = [i for i in range(len(self.files)) if self._load(i).shape[2] == 3] if cfg.cache else None
-        self.weights: np.ndarray | None = None  # per-file draw weights, for cut-out backgrounds too
+        self._backgrounds = self.opaque if self.opaque is not None else list(range(len(self.files)))
+        self._background_weights: list[float] | None = None
         if not self.files:
             raise DataError(f"none of {len(files)} images could be used (unreadable or grey)")
         self.epoch = 0
@@ -254,12 +262,15 @@ class PhotoDataset(Dataset):
             im = composite(im, self._background(rng, size))
         return to_lab(np.ascontiguousarray(im))
 
+    def draw_backgrounds_by(self, weights: np.ndarray) -> None:
+        """Draw cut-outs' backgrounds with the per-file ``weights`` the photos
+        themselves are drawn by (otherwise uniformly)."""
+        self._background_weights = [float(weights[j]) for j in self._backgrounds]
+
     def _background(self, rng: random.Random, size: int) -> np.ndarray:
         """A crop of a random opaque photo of the set, for cut-outs."""
-        pool = self.opaque if self.opaque is not None else list(range(len(self.files)))
-        weights = None if self.weights is None else [self.weights[j] for j in pool]
         for _ in range(20):
-            im = self._load(rng.choices(pool, weights)[0])
+            im = self._load(rng.choices(self._backgrounds, self._background_weights)[0])
             if im.shape[2] == 3:
                 return random_square(im, size, rng, 0.3)
         return np.full((size, size, 3), 128, np.uint8)

@@ -28,10 +28,8 @@ def last_epoch(run: Path) -> tuple[model.ColorNet, checkpoint.ModelInfo]:
     net, info = checkpoint.load(run / "best.safetensors")  # architecture and data summary
     state = torch.load(run / "last.pt", map_location="cpu", weights_only=True)
     net.load_state_dict(state["model"])
-    _, val_files = data.read_split(run / "split.json")
-    val = data.PhotoDataset(val_files, data.DataConfig(size=info.train_size), train=False)
-    val_lab = torch.stack([val[i] for i in range(len(val))])
-    figures = evaluate_at_best_decoding(net, None, val_lab, 32, torch.device("cpu"))
+    figures = evaluate_at_best_decoding(net, None, data.validation_crops(run, info.train_size), 32,
+                                        torch.device("cpu"))
     info.params = model.config_to_dict(net.cfg)
     info.validation = {k: round(v, 4) for k, v in figures.items() if v is not None and k != "val_loss"}
     info.validation["epoch"] = state["epoch"]

@@ -170,14 +170,14 @@ def evaluate_decodings(net, loss_fn, val_lab: torch.Tensor, batch_size: int, dev
     network runs once. The head is left as it was."""
     net.eval()
     n = len(val_lab)
-    outs, fixed = [], {"val_loss": 0.0, "psnr_grey": 0.0, "colorfulness_truth": 0.0}
+    batches, fixed = [], {"val_loss": 0.0, "psnr_grey": 0.0, "colorfulness_truth": 0.0}
     for i in range(0, n, batch_size):
         lab = val_lab[i : i + batch_size].to(device)
         out = net(color.l_to_net(lab[:, :1]))
-        outs.append(out)
         if loss_fn is not None:
             fixed["val_loss"] += loss_fn(out.float(), lab[:, 1:]).item() * len(lab)
         truth = color.lab_to_rgb(lab)
+        batches.append((lab[:, :1], truth, out))
         grey = color.lab_to_rgb(torch.cat([lab[:, :1], torch.zeros_like(lab[:, 1:])], 1))
         fixed["psnr_grey"] += metrics.psnr(grey, truth).sum().item()
         fixed["colorfulness_truth"] += metrics.colorfulness(truth).sum().item()
@@ -186,10 +186,9 @@ def evaluate_decodings(net, loss_fn, val_lab: torch.Tensor, batch_size: int, dev
     for temperature, gain in decodings:
         cfg.temperature, cfg.chroma_gain = temperature, gain
         psnr = colourful = 0.0
-        for i, out in zip(range(0, n, batch_size), outs, strict=True):
-            lab = val_lab[i : i + batch_size].to(device)
-            pred = _rgb_from_output(net, out, lab[:, :1])
-            psnr += metrics.psnr(pred, color.lab_to_rgb(lab)).sum().item()
+        for L, truth, out in batches:
+            pred = _rgb_from_output(net, out, L)
+            psnr += metrics.psnr(pred, truth).sum().item()
             colourful += metrics.colorfulness(pred).sum().item()
         rows.append({**{k: v / n for k, v in fixed.items()}, "psnr": psnr / n, "colorfulness": colourful / n})
     cfg.temperature, cfg.chroma_gain = kept
@@ -294,8 +293,9 @@ def fit(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> tuple[
     dcfg = data.DataConfig(size=cfg.size, cache=cfg.cache)
     train_ds = data.PhotoDataset(train_files, dcfg, train=True, seed=cfg.seed)
     val_ds = data.PhotoDataset(val_files, dcfg, train=False)
-    train_ds.weights, shares = data.source_weights(train_ds.files, cfg.data, cfg.balance)
-    sampler = data.BalancedSampler(train_ds.weights, len(train_ds), cfg.seed, ddp.rank, ddp.world)
+    weights, shares = data.source_weights(train_ds.files, cfg.data, cfg.balance)
+    train_ds.draw_backgrounds_by(weights)
+    sampler = data.BalancedSampler(weights, len(train_ds), cfg.seed, ddp.rank, ddp.world)
     val_lab = torch.stack([val_ds[i] for i in range(len(val_ds))])
     if ddp.main and progress:
         print(

@@ -30,9 +30,7 @@ def sweep(run: Path, temperatures=TEMPERATURES, gains=CHROMA_GAINS) -> list[dict
     net, info = checkpoint.load(run / "best.safetensors")
     if info.params["head"]["kind"] != "classify":
         temperatures = [net.head.cfg.temperature]
-    _, val_files = data.read_split(run / "split.json")
-    val = data.PhotoDataset(val_files, data.DataConfig(size=info.train_size), train=False)
-    val_lab = torch.stack([val[i] for i in range(len(val))])
+    val_lab = data.validation_crops(run, info.train_size)
     decodings = [(t, g) for t in temperatures for g in gains]
     rows = evaluate_decodings(net, None, val_lab, 32, torch.device("cpu"), decodings)
     return [{"temperature": t, "chroma_gain": g, **r} for (t, g), r in zip(decodings, rows, strict=True)]
