@@ -10,10 +10,12 @@ EXIF and ICC metadata to the output where the format can hold them.
 from __future__ import annotations
 
 import os
+import struct
 import tempfile
 import threading
 import warnings
-from dataclasses import dataclass, field
+import zlib
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import cv2
@@ -42,11 +44,15 @@ def _open_unguarded(path: Path) -> Image.Image:
 FORMATS = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".tif": "TIFF", ".tiff": "TIFF",
            ".webp": "WEBP", ".bmp": "BMP"}
 SIXTEEN_BIT = {"PNG", "TIFF"}
-EXIF_FORMATS = {"JPEG", "PNG", "WEBP"}
+EXIF_FORMATS = {"JPEG", "PNG", "WEBP", "TIFF"}
+DPI_FORMATS = {"JPEG", "PNG", "TIFF", "BMP"}
 ICC_FORMATS = {"JPEG", "PNG", "WEBP", "TIFF"}
 OUTPUT_TAGS = ("_color", "_compare")
 FILM_SUFFIXES = {".mp4", ".mkv", ".mov", ".avi", ".webm", ".m4v", ".ts", ".mpg", ".mpeg", ".vob", ".mxf"}
 _ORIENTATION = 0x0112
+# A TIFF's first directory mixes what the file says about the picture with its own
+# layout (strips, sizes, compression); only the former may travel to a new file.
+_TIFF_DESCRIPTIVE = (0x010E, 0x010F, 0x0110, 0x0131, 0x0132, 0x013B, 0x8298)  # description .. copyright
 
 
 @dataclass
@@ -61,6 +67,7 @@ class Picture:
     format: str  # Pillow's format name: JPEG, PNG, TIFF, WEBP, BMP
     exif: bytes | None = None  # with orientation reset to 1
     icc: bytes | None = None
+    dpi: tuple[float, float] | None = None  # scanning resolution, where the file gave one
 
 
 def read_picture(path: str | os.PathLike, max_megapixels: float = 250.0) -> Picture:
@@ -93,6 +100,7 @@ def read_picture(path: str | os.PathLike, max_megapixels: float = 250.0) -> Pict
                 else:
                     exif_tags = im.getexif()
                 icc = im.info.get("icc_profile")
+                dpi = _dpi(im.info.get("dpi"))
                 pixels = _decode_jpeg(im) if fmt == "JPEG" else None
     except UnidentifiedImageError:
         raise InputError("not a picture filmcolor can read") from None
@@ -104,11 +112,35 @@ def read_picture(path: str | os.PathLike, max_megapixels: float = 250.0) -> Pict
         pixels = _decode_cv2(path)
     orientation = exif_tags.get(_ORIENTATION, 1)
     pixels = _upright(pixels, orientation)
+    if orientation in (5, 6, 7, 8) and dpi is not None:
+        dpi = (dpi[1], dpi[0])
     exif = None
+    if fmt == "TIFF":
+        exif_tags = _descriptive(exif_tags)
     if fmt in EXIF_FORMATS and len(exif_tags):
-        exif_tags[_ORIENTATION] = 1
+        if _ORIENTATION in exif_tags:
+            exif_tags[_ORIENTATION] = 1
         exif = exif_tags.tobytes()
-    return Picture(pixels=pixels, format=fmt, exif=exif, icc=icc)
+    return Picture(pixels=pixels, format=fmt, exif=exif, icc=icc, dpi=dpi)
+
+
+def _dpi(value: object) -> tuple[float, float] | None:
+    """Pillow's ``info["dpi"]`` as two positive numbers, or None (absent, zero or garbled)."""
+    try:
+        x, y = (float(v) for v in value)  # type: ignore[union-attr]
+    except (TypeError, ValueError):
+        return None
+    return (x, y) if x > 0 and y > 0 else None
+
+
+def _descriptive(tags: Image.Exif) -> Image.Exif:
+    """The tags of a TIFF's first directory that describe the picture (make,
+    model, date, artist, copyright...), without those that describe its layout."""
+    kept = Image.Exif()
+    for tag in _TIFF_DESCRIPTIVE:
+        if tag in tags:
+            kept[tag] = tags[tag]
+    return kept
 
 
 def _decode_jpeg(im: Image.Image) -> np.ndarray:
@@ -154,8 +186,9 @@ def write_picture(path: str | os.PathLike, pic: Picture) -> None:
     """Write ``pic`` in the format its suffix names, through a temporary file that is
     renamed at the end, so an interrupted run leaves no truncated picture.
 
-    16-bit pixels go out as 16-bit in PNG and TIFF (without EXIF/ICC: neither
-    library can write both) and are reduced to 8 bits for other formats.
+    16-bit pixels go out as 16-bit in PNG and TIFF (with their DPI, but without
+    EXIF/ICC: OpenCV writes them and cannot) and are reduced to 8 bits for other
+    formats. A TIFF output carries only the descriptive tags of any EXIF.
     """
     path = Path(path)
     fmt = FORMATS.get(path.suffix.lower())
@@ -176,14 +209,27 @@ def write_picture(path: str | os.PathLike, pic: Picture) -> None:
     try:
         if pixels.dtype == np.uint16:
             bgr = cv2.cvtColor(pixels, cv2.COLOR_RGBA2BGRA if pixels.shape[2] == 4 else cv2.COLOR_RGB2BGR)
-            ok, buf = cv2.imencode(path.suffix, bgr)
+            params = []
+            if pic.dpi and fmt == "TIFF":
+                params = [cv2.IMWRITE_TIFF_RESUNIT, 2, cv2.IMWRITE_TIFF_XDPI, round(pic.dpi[0]),
+                          cv2.IMWRITE_TIFF_YDPI, round(pic.dpi[1])]
+            ok, buf = cv2.imencode(path.suffix, bgr, params)
             if not ok:
                 raise OutputError(f"OpenCV cannot encode 16-bit {fmt}")
-            buf.tofile(tmp)
+            data = buf.tobytes()
+            if pic.dpi and fmt == "PNG":
+                data = _with_png_dpi(data, pic.dpi)
+            Path(tmp).write_bytes(data)
         else:
             opts = {}
             if pic.exif and fmt in EXIF_FORMATS:
                 opts["exif"] = pic.exif
+                if fmt == "TIFF" and pic.format != "TIFF":
+                    tags = Image.Exif()
+                    tags.load(pic.exif)
+                    opts["exif"] = _descriptive(tags).tobytes()
+            if pic.dpi and fmt in DPI_FORMATS:
+                opts["dpi"] = pic.dpi
             if pic.icc and fmt in ICC_FORMATS:
                 opts["icc_profile"] = pic.icc
             if fmt in ("JPEG", "WEBP"):
@@ -195,6 +241,15 @@ def write_picture(path: str | os.PathLike, pic: Picture) -> None:
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def _with_png_dpi(png: bytes, dpi: tuple[float, float]) -> bytes:
+    """``png`` with a pHYs chunk (pixels per metre) after its header: OpenCV's
+    16-bit PNG writer has no resolution option. The header chunk is always first
+    and 25 bytes long, after the 8-byte signature."""
+    body = b"pHYs" + struct.pack(">IIB", round(dpi[0] / 0.0254), round(dpi[1] / 0.0254), 1)
+    chunk = struct.pack(">I", 9) + body + struct.pack(">I", zlib.crc32(body))
+    return png[:33] + chunk + png[33:]
 
 
 def grey_rgb(pixels: np.ndarray) -> np.ndarray:
@@ -337,11 +392,11 @@ def colorize_file(colorizer: Colorizer, job: Job, opts: ImageOptions) -> JobResu
         colour = colorizer.colorize(pic.pixels)
         assert job.dst is not None
         job.dst.parent.mkdir(parents=True, exist_ok=True)
-        write_picture(job.dst, Picture(colour, pic.format, pic.exif, pic.icc))
+        write_picture(job.dst, replace(pic, pixels=colour))
         outputs = [job.dst]
         if opts.compare:
             cmp = compare_path(job.dst)
-            write_picture(cmp, Picture(side_by_side(pic.pixels, colour), pic.format, pic.exif, pic.icc))
+            write_picture(cmp, replace(pic, pixels=side_by_side(pic.pixels, colour)))
             outputs.append(cmp)
         h, w = pic.pixels.shape[:2]
         return JobResult(job, True, megapixels=h * w / 1e6, outputs=outputs)

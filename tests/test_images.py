@@ -236,6 +236,49 @@ def test_metadata_is_kept(run, tmp_path):
     assert out.getexif()[0x010F] == "ACME camera"
 
 
+@pytest.mark.parametrize("name", ["scan.jpg", "scan.png", "scan.tif", "scan.bmp"])
+def test_scanning_resolution_is_kept(run, tmp_path, name):
+    src = make(tmp_path / name, np.dstack([grey()] * 3), dpi=(600, 300))
+    assert run(src, "-o", tmp_path / "out").exit_code == 0
+    dpi = Image.open(tmp_path / "out" / name).info.get("dpi")
+    assert dpi is not None and np.allclose(dpi, (600, 300), atol=0.01)
+
+
+@pytest.mark.parametrize("name", ["deep.png", "deep.tif"])
+def test_sixteen_bit_scans_keep_their_resolution(run, tmp_path, name):
+    a = np.dstack([np.tile(np.linspace(0, 65535, 64), (48, 1)).astype(np.uint16)] * 3)
+    bgr = cv2.cvtColor(a, cv2.COLOR_RGB2BGR)
+    params = [cv2.IMWRITE_TIFF_RESUNIT, 2, cv2.IMWRITE_TIFF_XDPI, 1200, cv2.IMWRITE_TIFF_YDPI, 1200]
+    src = tmp_path / name
+    if name.endswith(".tif"):
+        assert cv2.imwrite(str(src), bgr, params)
+    else:  # OpenCV cannot give a PNG a resolution: filmcolor's own writer does
+        write_picture(src, Picture(a, "PNG", dpi=(1200.0, 1200.0)))
+    assert read_picture(src).dpi is not None
+    assert run(src, "-o", tmp_path / "out").exit_code == 0
+    out = tmp_path / "out" / name
+    assert cv2.imread(str(out), cv2.IMREAD_UNCHANGED).dtype == np.uint16
+    assert np.allclose(Image.open(out).info["dpi"], (1200, 1200), atol=0.01)
+
+
+def test_a_rotated_scan_swaps_its_resolution(tmp_path):
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    src = make(tmp_path / "r.jpg", grey(20, 40), dpi=(600, 300), exif=exif.tobytes())
+    assert read_picture(src).dpi == (300, 600)
+
+
+def test_tiff_keeps_camera_and_date_but_not_its_old_layout(run, tmp_path):
+    tags = Image.Exif()
+    tags[0x010F], tags[0x0110], tags[0x0132] = "Nikon", "LS-5000", "2003:04:05 06:07:08"
+    src = make(tmp_path / "t.tif", np.dstack([grey()] * 3), exif=tags.tobytes(), compression="tiff_lzw")
+    assert run(src).exit_code == 0
+    out = Image.open(tmp_path / "t_color.tif")
+    got = out.getexif()
+    assert (got[0x010F], got[0x0110], got[0x0132]) == ("Nikon", "LS-5000", "2003:04:05 06:07:08")
+    assert out.size == (64, 48) and np.asarray(out).shape == (48, 64, 3)  # its own strips, not the source's
+
+
 def test_compare_writes_side_by_side(run, tmp_path):
     src = make(tmp_path / "c.png", grey())
     assert run(src, "--compare").exit_code == 0
