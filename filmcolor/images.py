@@ -9,12 +9,15 @@ EXIF and ICC metadata to the output where the format can hold them.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import struct
+import sys
 import tempfile
 import threading
 import warnings
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -155,9 +158,11 @@ def _decode_jpeg(im: Image.Image) -> np.ndarray:
 
 def _decode_cv2(path: Path) -> np.ndarray:
     data = np.fromfile(path, dtype=np.uint8)
-    pixels = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
+    with _c_stderr_caught() as said:
+        pixels = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
     if pixels is None:
-        raise InputError("truncated or corrupt picture")
+        why = said[0].strip().splitlines()[-1:] if said else []
+        raise InputError("truncated or corrupt picture" + (f" ({why[0]})" if why else ""))
     if pixels.dtype not in (np.uint8, np.uint16):
         raise InputError(f"{pixels.dtype} samples are not supported (8- or 16-bit only)")
     if pixels.ndim == 3 and pixels.shape[2] == 3:
@@ -165,6 +170,32 @@ def _decode_cv2(path: Path) -> np.ndarray:
     elif pixels.ndim == 3 and pixels.shape[2] == 4:
         pixels = cv2.cvtColor(pixels, cv2.COLOR_BGRA2RGBA)
     return pixels
+
+
+_STDERR = threading.Lock()
+
+
+@contextlib.contextmanager
+def _c_stderr_caught() -> Iterator[list[str]]:
+    """Catch what C libraries print on file descriptor 2 inside the block (libpng
+    prints "libpng error: ..." there itself, ahead of filmcolor's own message);
+    the text is in the yielded list afterwards, for the error to quote."""
+    said: list[str] = []
+    with _STDERR, tempfile.TemporaryFile() as sink:
+        try:
+            sys.stderr.flush()
+            kept = os.dup(2)
+        except (OSError, ValueError):  # no real descriptor 2 (embedded interpreters)
+            yield said
+            return
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield said
+        finally:
+            os.dup2(kept, 2)
+            os.close(kept)
+            sink.seek(0)
+            said.append(sink.read().decode(errors="replace"))
 
 
 def _upright(pixels: np.ndarray, orientation: int) -> np.ndarray:

@@ -1,5 +1,7 @@
 import io
 import os
+import struct
+import zlib
 from pathlib import Path
 
 import cv2
@@ -37,6 +39,11 @@ def make(path: Path, array: np.ndarray, **save) -> Path:
     else:
         Image.fromarray(array).save(path, **save)
     return path
+
+
+def chunk(kind: bytes, body: bytes) -> bytes:
+    """One PNG chunk, for hand-made PNG files."""
+    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
 
 
 def grey(h=48, w=64) -> np.ndarray:
@@ -88,18 +95,23 @@ def test_pillows_own_guard_stays_on_for_everyone_else(tmp_path):
 
 
 def test_read_refuses_a_huge_png_without_decoding_it(tmp_path):
-    import struct
-    import zlib
-
-    def chunk(kind: bytes, body: bytes) -> bytes:
-        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
-
     ihdr = struct.pack(">IIBBBBB", 30000, 30000, 8, 0, 0, 0, 0)  # 8-bit grey
     data = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 100)) + chunk(b"IEND", b"")
     path = tmp_path / "huge.png"
     path.write_bytes(data)  # pixel data far too short: decoding would fail, the header check comes first
     with pytest.raises(InputError, match="30000x30000 is 900 megapixels"):
         read_picture(path)
+
+
+def test_a_library_complaint_is_quoted_in_the_error_not_printed(tmp_path, capfd):
+    # a PNG whose pixel data is short: libpng prints "libpng error: ..." on descriptor 2 itself
+    ihdr = struct.pack(">IIBBBBB", 300, 200, 8, 0, 0, 0, 0)
+    path = tmp_path / "short.png"
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 100))
+                     + chunk(b"IEND", b""))
+    with pytest.raises(InputError, match=r"truncated or corrupt picture \(libpng error: Not enough image data\)"):
+        read_picture(path)
+    assert capfd.readouterr().err == ""
 
 
 @pytest.mark.parametrize(
