@@ -66,6 +66,8 @@ class CodecPreset:
     extra: tuple = ()
     crf_max: int = 51  # the encoder's highest quality number (x264, x265)
     uses_preset: bool = True  # whether --preset changes anything
+    # environment the encoder library reads for itself (its own logging, not FFmpeg's)
+    environ: tuple = ()
 
     def options(self, crf: int, preset: str) -> dict:
         """FFmpeg options for quality ``crf`` and x264-style speed ``preset``."""
@@ -81,7 +83,9 @@ PRESETS_SVT = {"ultrafast": 12, "superfast": 11, "veryfast": 10, "faster": 9, "f
 CODECS = {
     "libx264": CodecPreset("libx264"),
     "libx265": CodecPreset("libx265", extra=(("x265-params", "log-level=error"),)),
-    "libsvtav1": CodecPreset("libsvtav1", preset=lambda p: {"preset": str(PRESETS_SVT.get(p, 6))}, crf_max=63),
+    # SVT-AV1 prints ~40 "Svt[info]" lines of its own on stderr unless SVT_LOG says errors only
+    "libsvtav1": CodecPreset("libsvtav1", preset=lambda p: {"preset": str(PRESETS_SVT.get(p, 6))}, crf_max=63,
+                             environ=(("SVT_LOG", "1"),)),
     "libvpx-vp9": CodecPreset("libvpx-vp9", preset=lambda p: {"deadline": "good", "cpu-used": "2"},
                               extra=(("b", "0"),), crf_max=63, uses_preset=False),
     "prores": CodecPreset("prores_ks", crf_option=None, preset=lambda p: {}, extra=(("profile", "3"),),

@@ -216,6 +216,8 @@ class Pipeline:
     def _add_video(self, out: av.container.OutputContainer) -> av.stream.Stream:
         preset = CODECS[self.opts.codec]
         options = preset.options(self.opts.crf, self.opts.preset)
+        for name, value in preset.environ:
+            os.environ.setdefault(name, value)  # a user's own setting wins
         rate = self.vin.average_rate or self.vin.guessed_rate or Fraction(25)
         stream = out.add_stream(preset.encoder, rate=rate, options=options)
         stream.width, stream.height = self.width, self.height

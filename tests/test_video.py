@@ -427,7 +427,7 @@ def test_hdr_sources_are_warned_about_even_when_quiet(tiny_model, tmp_path, trc,
     ("libx264", ".mp4", "h264"), ("libx265", ".mp4", "hevc"), ("libsvtav1", ".mkv", "av1"),
     ("libvpx-vp9", ".webm", "vp9"), ("prores", ".mov", "prores"), ("ffv1", ".mkv", "ffv1"),
 ])
-def test_every_encoder_offered_writes_a_film(tiny_model, tmp_path, codec, suffix, name):
+def test_every_encoder_offered_writes_a_film(tiny_model, tmp_path, capfd, codec, suffix, name):
     from filmcolor.video import CODECS
 
     try:
@@ -442,6 +442,7 @@ def test_every_encoder_offered_writes_a_film(tiny_model, tmp_path, codec, suffix
     video = [s for s in stream_info(dst) if s["codec_type"] == "video"][0]
     assert video["codec_name"] == name
     assert len(lumas(dst)) == 5
+    assert capfd.readouterr().err == ""  # -q: no encoder library talks on its own (SVT-AV1 does unless told)
 
 
 @pytest.mark.parametrize("crf,preset,subme", [(30, "ultrafast", 0), (12, "medium", 7)])
@@ -534,6 +535,24 @@ def test_cli_options_reach_the_output(tiny_model, tmp_path):
     k = CliRunner().invoke(main, ["video", str(src), str(tmp_path / "k.mp4"), "--model", str(tiny_model),
                                   "--size", "64", "--key-interval", "2", "--preset", "ultrafast"])
     assert k.exit_code == 0 and "4 coloured along the motion" in k.output, k.output
+
+
+@pytest.mark.parametrize("size,batches", [(3, [3, 3, 2]), (8, [8])])
+def test_batch_size_is_what_the_network_gets(tiny_model, tmp_path, monkeypatch, size, batches):
+    from filmcolor.colorizer import Colorizer
+
+    seen, real = [], Colorizer.ab_small
+
+    def counted(self, L, *a, **kw):
+        seen.append(len(L))
+        return real(self, L, *a, **kw)
+
+    monkeypatch.setattr(Colorizer, "ab_small", counted)
+    src = make_clip(tmp_path / "in.mp4", frames=8)
+    r = CliRunner().invoke(main, ["video", str(src), str(tmp_path / "o.mkv"), "--model", str(tiny_model),
+                                  "--size", "64", "--batch-size", str(size), "--no-smooth", "-q"])
+    assert r.exit_code == 0, r.output
+    assert seen == batches
 
 
 def test_cpu_threads_are_set_for_the_run_and_restored(colorizer, tmp_path, monkeypatch):
