@@ -82,6 +82,7 @@ class VideoReport:
     damaged_packets: int = 0  # the decoder refused them
     lost_frames: int = 0  # packets that gave no frame although the decoder took them
     concealed_frames: int = 0  # decoded with damage patched over (kept in the output)
+    resized_frames: dict[str, int] = field(default_factory=dict)  # size/format seen mid-stream -> frames
     cuts: int = 0
     carried: int = 0  # frames coloured by carrying colour along the flow, not by the network
     copied: list[str] = field(default_factory=list)
@@ -262,7 +263,7 @@ class Pipeline:
                     for frame in frames:
                         self.report.concealed_frames += frame.is_corrupt
                         interlaced_seen |= frame.interlaced_frame
-                        self._emit(pipe, graph, frame)
+                        self._emit(pipe, graph, self._conform(frame))
                 elif packet.stream.index in wanted and packet.size:  # size 0: demuxer flush
                     pipe.put(("packet", packet))
             # demux() ends with an empty packet per stream, whose decode() flushed the decoder
@@ -271,6 +272,9 @@ class Pipeline:
                 self._drain(pipe, graph)
             # a decoder that conceals damage may still swallow frames: count them
             self.report.lost_frames = max(0, video_packets - decoded - self.report.damaged_packets)
+            for seen, n in self.report.resized_frames.items():
+                self.report.warnings.append(f"{n} frames changed to {seen} in mid-stream; scaled back to the "
+                                            f"film's {self.width}x{self.height} {self.in_format}")
             if interlaced_seen and not self.opts.deinterlace:
                 self.report.notices.append("source is interlaced; --deinterlace would remove combing")
             pipe.put(_END)
@@ -279,6 +283,19 @@ class Pipeline:
         except BaseException as e:  # handed to the main thread, which reports it
             self.errors.append(e)
             self.stop.set()
+
+    def _conform(self, frame: av.VideoFrame) -> av.VideoFrame:
+        """A frame whose size or pixel format changed in mid-stream (a spliced
+        broadcast, a concatenated archive) scaled back to the film's first one,
+        as ffmpeg does: one film has one size, and every frame is kept."""
+        if (frame.width, frame.height) == (self.width, self.height) and frame.format.name == self.in_format:
+            return frame
+        seen = f"{frame.width}x{frame.height} {frame.format.name}"
+        self.report.resized_frames[seen] = self.report.resized_frames.get(seen, 0) + 1
+        scaled = frame.reformat(width=self.width, height=self.height, format=self.in_format,
+                                interpolation="AREA" if frame.width > self.width else "BICUBIC")
+        scaled.pts, scaled.time_base = frame.pts, frame.time_base
+        return scaled
 
     def _emit(self, pipe: _Pipe, graph, frame) -> None:
         if graph is None:
@@ -364,12 +381,18 @@ class Pipeline:
                 output = av.open(tmp, "w", format=format_for(self.dst))
             except av.FFmpegError as e:
                 raise OutputError(f"cannot write {self.dst.suffix} files ({e.strerror or e})") from None
-            with output:
-                self.plan_output(output.format.name)
-                self._encode_all(output)
-            if self.report.frames == 0:
-                raise InputError("no frames could be decoded")
-            publish(tmp, self.dst)
+            try:
+                with output:
+                    self.plan_output(output.format.name)
+                    self._encode_all(output)
+                if self.report.frames == 0:
+                    raise InputError("no frames could be decoded")
+                publish(tmp, self.dst)
+            except OSError as e:
+                if any(e is err for err in self.errors):  # the input side's: a reading error, shown as it is
+                    raise
+                # the disk filled, a quota or file-size limit, a network share gone...
+                raise OutputError(f"cannot write {self.dst}: {e.strerror or e}") from None
             return self.report
         finally:
             if os.path.exists(tmp):

@@ -497,6 +497,26 @@ def test_sigterm_leaves_nothing_behind(tiny_model, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mkv"]
 
 
+def test_a_full_disk_is_one_line_naming_the_output(tiny_model, tmp_path):
+    import resource
+    import signal
+    import subprocess
+    import sys
+
+    def small_files() -> None:  # what a full disk looks like to the writer: a write that fails
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (4_000, 4_000))
+
+    src = make_clip(tmp_path / "in.mp4", frames=60, size=(320, 240))
+    dst = tmp_path / "o.mp4"
+    r = subprocess.run([sys.executable, "-m", "filmcolor", "video", str(src), str(dst), "--model", str(tiny_model),
+                        "--size", "64", "-q", "--crf", "0"], preexec_fn=small_files, capture_output=True, text=True,
+                       cwd=REPO)
+    assert r.returncode == 1, r.stderr
+    assert r.stderr.strip().splitlines() == [f"error: {src}: cannot write {dst}: File too large"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mp4"]
+
+
 def test_no_stage_outlives_the_run(colorizer, tmp_path, monkeypatch):
     import threading
     import time
