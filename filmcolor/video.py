@@ -20,6 +20,7 @@ renamed at the end, so a crash or Ctrl-C leaves nothing at OUT.
 
 from __future__ import annotations
 
+import math
 import os
 import queue
 import tempfile
@@ -53,6 +54,7 @@ from .errors import InputError, OutputError
 from .files import publish
 from .frames import FrameColourer, FrameLayout
 from .temporal import Smoother
+from .timestamps import JUMP_SECONDS, Retimer
 
 __all__ = ["CODECS", "X264_PRESETS", "Pipeline", "VideoOptions", "VideoReport", "colorize_video"]
 
@@ -82,6 +84,7 @@ class VideoReport:
     damaged_packets: int = 0  # the decoder refused them
     lost_frames: int = 0  # packets that gave no frame although the decoder took them
     concealed_frames: int = 0  # decoded with damage patched over (kept in the output)
+    retimed: int = 0  # frames whose timestamp was missing or wrong and was rebuilt (timestamps.Retimer)
     resized_frames: dict[str, int] = field(default_factory=dict)  # size/format seen mid-stream -> frames
     cuts: int = 0
     carried: int = 0  # frames coloured by carrying colour along the flow, not by the network
@@ -95,6 +98,12 @@ class VideoReport:
 # AVColorTransferCharacteristic and AVColorSpace numbers (libavutil/pixfmt.h)
 HDR_TRANSFERS = {16: "PQ, SMPTE 2084", 18: "HLG, ARIB STD-B67"}
 SPACE_BT2020_CL = 10
+AVFMT_TS_DISCONT = 0x0200  # libavformat: the format's timestamps may jump (MPEG-TS, MPEG-PS)
+
+
+def _ticks(duration: Fraction, time_base: Fraction) -> int:
+    """``duration`` (seconds, or one tick of another clock) in whole ticks of ``time_base``, rounded up, >= 1."""
+    return max(1, math.ceil(duration / time_base))
 
 
 class _Stop(Exception):
@@ -263,10 +272,16 @@ class Pipeline:
                     for frame in frames:
                         self.report.concealed_frames += frame.is_corrupt
                         interlaced_seen |= frame.interlaced_frame
-                        self._emit(pipe, graph, self._conform(frame))
+                        for ready, t in self.retimer.push(frame, frame.pts, frame.dts):
+                            self._emit(pipe, graph, self._conform(ready), t)
                 elif packet.stream.index in wanted and packet.size:  # size 0: demuxer flush
                     pipe.put(("packet", packet))
             # demux() ends with an empty packet per stream, whose decode() flushed the decoder
+            for ready, t in self.retimer.flush():
+                self._emit(pipe, graph, self._conform(ready), t)
+            if self.retimer.repaired:
+                self.report.retimed = self.retimer.repaired
+                self.report.notices.append(f"timestamps repaired: {self.retimer.describe()}")
             if graph is not None:
                 graph.push(None)
                 self._drain(pipe, graph)
@@ -297,7 +312,8 @@ class Pipeline:
         scaled.pts, scaled.time_base = frame.pts, frame.time_base
         return scaled
 
-    def _emit(self, pipe: _Pipe, graph, frame) -> None:
+    def _emit(self, pipe: _Pipe, graph, frame, t: int) -> None:
+        frame.pts, frame.time_base = t, self.vin.time_base
         if graph is None:
             pipe.put(("frame", frame))
             return
@@ -412,6 +428,23 @@ class Pipeline:
             decoders[idx] = s.codec_context
             self.report.reencoded.append(f"{describe(s)} re-encoded as {enc}")
         self.report.copied = [describe(s) for s in self.copy_streams]
+        output.start_encoding()  # the muxer settles each stream's clock: what the retimers must respect
+        restarts = self._clock_restarts()
+        # MPEG-TS/PS keep a broadcast clock that starts anywhere (DVDs at 0.5 s, TS at 1.4 s): the film
+        # is moved to start at 0, as ffmpeg does, or players show that long a black lead-in; others keep theirs
+        self.start_shift = Fraction(self.input.start_time or 0, 1_000_000) if restarts else Fraction(0)
+
+        def retimer(stream: av.stream.Stream, step: int, out_base: Fraction) -> Retimer:
+            return Retimer(step=step, min_step=_ticks(out_base, stream.time_base), clock_restarts=restarts,
+                           jump_ticks=_ticks(Fraction(JUMP_SECONDS), stream.time_base),
+                           offset=-round(self.start_shift / stream.time_base))
+
+        self.retimer = retimer(self.vin, self._frame_ticks(), vout.time_base)
+        self._packet_retimers = {s.index: retimer(s, 1, streams[s.index].time_base)
+                                 for s in self.copy_streams if s.time_base}
+        if self.start_shift:
+            self.report.notices.append(f"the source's clock starts at {float(self.start_shift):.2f} s; "
+                                       "the film now starts at 0")
 
         size = max(2, self.opts.queue_batches) * self.opts.batch_size
         decoded, coloured = _Pipe(size, self.stop), _Pipe(size, self.stop)
@@ -436,6 +469,7 @@ class Pipeline:
                     self.report.frames += 1
                     self.progress(1)
                 elif obj.stream.index in streams:
+                    self._retime_packet(obj)
                     obj.stream = streams[obj.stream.index]
                     output.mux(obj)
                 else:
@@ -458,6 +492,29 @@ class Pipeline:
             for packet in stream.encode(None):
                 output.mux(packet)
 
+    def _frame_ticks(self) -> int:
+        """One frame's duration in the video's time base (at least one tick)."""
+        rate = self.vin.average_rate or self.vin.guessed_rate or Fraction(25)
+        return max(1, round(1 / (rate * self.vin.time_base)))
+
+    def _clock_restarts(self) -> bool:
+        """Whether the source's format says its clock may restart (MPEG-TS/PS)."""
+        return bool(self.input.format.flags & AVFMT_TS_DISCONT)
+
+    def _retime_packet(self, packet: av.Packet) -> None:
+        """A copied packet's decode time kept increasing, as the muxer demands (a
+        restarted or damaged clock would make it refuse); its presentation time
+        moves with it. Packets without times pass as they are."""
+        retimer = self._packet_retimers.get(packet.stream.index)
+        if retimer is None or packet.dts is None:
+            return
+        retimer.step = max(1, packet.duration or retimer.step)
+        dts = retimer.place(packet.dts)
+        if dts != packet.dts:
+            if packet.pts is not None:
+                packet.pts += dts - packet.dts
+            packet.dts = dts
+
     def _reencode(self, output, decoders, audio_out, packet) -> None:
         idx = packet.stream.index
         try:
@@ -475,6 +532,7 @@ class Pipeline:
         rate = frame.sample_rate
         if idx not in self._audio_next:
             start = frame.pts * frame.time_base if frame.pts is not None and frame.time_base else 0
+            start = max(Fraction(0), start - self.start_shift)
             self._audio_next[idx] = round(start * rate)
         frame.pts, frame.time_base = self._audio_next[idx], Fraction(1, rate)
         self._audio_next[idx] += frame.samples

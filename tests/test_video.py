@@ -328,9 +328,9 @@ def test_decoder_never_runs_far_ahead_of_the_colour_stage(colorizer, tmp_path, m
     lags = []
     real_emit, real_colour = Pipeline._emit, Pipeline._colour_frames
 
-    def emit(self, pipe, graph, frame):
+    def emit(self, pipe, graph, frame, t):
         count["emitted"] += 1
-        real_emit(self, pipe, graph, frame)
+        real_emit(self, pipe, graph, frame, t)
 
     def slow_colour(self, frames, smoother):
         time.sleep(0.05)  # a slow network: the decoder must wait, not pile up frames

@@ -1,0 +1,203 @@
+"""Films as archives hold them: broken, missing or restarting timestamps,
+DivX-era AVI, DVD and broadcast formats, raw elementary streams.
+
+The clips are made by FFmpeg's command line (the packed-B-frame AVI needs its
+libxvid); a test whose encoder this FFmpeg lacks is skipped.
+"""
+
+import random
+import shutil
+import subprocess
+from fractions import Fraction
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from media import duration, ffprobe, frame_pts, lumas, make_clip, packet_hashes
+
+from filmcolor.cli import main
+from filmcolor.timestamps import Retimer
+
+pytestmark = pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="needs ffmpeg (apt-get install ffmpeg)")
+
+
+def ffmpeg(path, *args: str):
+    """Make ``path`` with FFmpeg's command line; skip the test if this FFmpeg lacks an encoder."""
+    r = subprocess.run(["ffmpeg", "-v", "error", "-y", *args, str(path)], capture_output=True, text=True)
+    if r.returncode != 0:
+        if "Unknown encoder" in r.stderr or "not found" in r.stderr.lower():
+            pytest.skip(f"this FFmpeg cannot make the clip: {r.stderr.strip()}")
+        raise AssertionError(r.stderr)
+    return path
+
+
+def lavfi_source(seconds=2, size="320x240", audio="sine", sample_rate=48000) -> list[str]:
+    return ["-f", "lavfi", "-i", f"testsrc2=size={size}:rate=25:duration={seconds}",
+            *(["-f", "lavfi", "-i", f"sine=duration={seconds}:sample_rate={sample_rate}"] if audio else [])]
+
+
+def colorize(tiny_model, src, dst, *extra):
+    r = CliRunner().invoke(main, ["video", str(src), str(dst), "--model", str(tiny_model), "--size", "64", *extra])
+    assert r.exit_code == 0, r.output
+    return r.output
+
+
+def decoded_frames(path) -> int:
+    """How many frames FFmpeg's command line decodes from the first video stream."""
+    d = ffprobe(path, "-count_frames", "-select_streams", "v:0", "-show_entries", "stream=nb_read_frames")
+    return int(d["streams"][0]["nb_read_frames"])
+
+
+def strictly_increasing(values) -> bool:
+    return all(b > a for a, b in zip(values[:-1], values[1:], strict=True))
+
+
+def source_greys(path, size=(320, 240)) -> np.ndarray:
+    """The source's luma as FFmpeg's command line decodes it, frame by frame in display order."""
+    w, h = size
+    raw = subprocess.run(["ffmpeg", "-v", "error", "-i", str(path), "-map", "0:v:0", "-vsync", "0", "-f", "rawvideo",
+                          "-pix_fmt", "gray", "-"], capture_output=True, check=True).stdout
+    return np.frombuffer(raw, np.uint8).reshape(-1, h, w).astype(np.float32)
+
+
+# ------------------------------------------------------------------ the repair itself
+
+
+def retime(pairs, **kw) -> tuple[list[int], Retimer]:
+    r = Retimer(**kw)
+    out = []
+    for i, (pts, dts) in enumerate(pairs):
+        out += [t for _, t in r.push(i, pts, dts)]
+    return out + [t for _, t in r.flush()], r
+
+
+def test_packed_b_frame_times_are_put_back_in_display_order():
+    # what the decoder gives for a DivX AVI: presentation times stepping back every third frame
+    got, r = retime([(3, 3), (4, 4), (6, 5), (5, 6), (7, 7), (9, 8), (8, 9), (10, 10)], step=1)
+    assert got == [3, 4, 5, 6, 7, 8, 9, 10]
+    assert r.reordered == 4 and r.nudged == r.jumps == r.missing == 0
+
+
+def test_times_that_are_right_are_left_alone():
+    times = [0, 40, 120, 130, 200, 1000]  # variable frame rate, with a long still
+    got, r = retime([(t, None) for t in times], step=40)
+    assert got == times and r.repaired == 0 and r.describe() == ""
+
+
+@pytest.mark.parametrize("pairs,step,min_step,kw,want", [
+    ([(None, None)] * 4, 48000, 1, {}, [0, 48000, 96000, 144000]),  # raw stream: from the frame rate
+    ([(0, None), (40, None), (40, None), (80, None)], 40, 1, {}, [0, 40, 41, 80]),  # a repeated time
+    ([(0, None), (40, None), (40, None), (80, None)], 40, 10, {}, [0, 40, 50, 80]),  # the muxer's clock is coarser
+    ([(1000, None), (1040, None), (0, None), (40, None)], 40, 1, {}, [1000, 1040, 1080, 1120]),  # clock went back
+    ([(0, None), (40, None), (90000, None)], 40, 1, {"clock_restarts": True, "jump_ticks": 400}, [0, 40, 80]),
+    ([(0, None), (40, None), (90000, None)], 40, 1, {}, [0, 40, 90000]),  # a pause, where clocks do not restart
+    ([(100, None)] + [(None, None)] * 2, 40, 1, {"offset": -100}, [0, 40, 80]),  # a start moved to 0
+])
+def test_repairs(pairs, step, min_step, kw, want):
+    got, _ = retime(pairs, step=step, min_step=min_step, **kw)
+    assert got == want
+
+
+# ------------------------------------------------------------------ films
+
+
+@pytest.fixture(scope="module")
+def packed_avi(tmp_path_factory):
+    """A DivX AVI as archives hold them: MPEG-4 ASP with packed B-frames (libxvid packs them), AC3 sound."""
+    path = tmp_path_factory.mktemp("avi") / "packed.avi"
+    return ffmpeg(path, *lavfi_source(4), "-c:v", "libxvid", "-vtag", "DIVX", "-bf", "2", "-c:a", "ac3")
+
+
+@pytest.mark.parametrize("suffix", [".mkv", ".mp4"])
+def test_packed_b_frame_avi_keeps_every_frame_in_display_order(tiny_model, tmp_path, packed_avi, suffix):
+    dst = tmp_path / f"o{suffix}"
+    said = colorize(tiny_model, packed_avi, dst, "--codec", "libx264")
+    assert "timestamps repaired" in said and "out of order" in said
+    want = decoded_frames(packed_avi)
+    assert len(frame_pts(dst)) == want and strictly_increasing(frame_pts(dst))
+    assert [h for _, h in packet_hashes(dst, "a")] == [h for _, h in packet_hashes(packed_avi, "a")]
+    # display order: each output frame's luma is nearest the source frame of the same place
+    src, out = source_greys(packed_avi), np.stack(lumas(dst)).astype(np.float32)
+    assert len(src) == len(out) == want
+    for i in range(1, want - 1):
+        errors = [np.abs(out[i] - src[j]).mean() for j in (i - 1, i, i + 1)]
+        assert int(np.argmin(errors)) == 1, (i, errors)
+
+
+@pytest.mark.parametrize("fmt,suffix", [("h264", ".h264"), ("mpeg2video", ".m2v")])
+def test_a_raw_stream_without_timestamps_keeps_its_duration(tiny_model, tmp_path, fmt, suffix):
+    codec = "libx264" if fmt == "h264" else "mpeg2video"
+    src = ffmpeg(tmp_path / f"raw{suffix}", *lavfi_source(2, audio=None), "-c:v", codec, "-f", fmt)
+    dst = tmp_path / "o.mkv"
+    colorize(tiny_model, src, dst)
+    pts = frame_pts(dst)
+    assert len(pts) == 50 and strictly_increasing(pts)
+    assert duration(dst) == pytest.approx(2.0, abs=0.05)  # not 0.04 s: 50 frames at 25 fps
+
+
+@pytest.mark.parametrize("name,args", [
+    ("dvd.mpg", ["-c:v", "mpeg2video", "-c:a", "mp2"]),
+    ("dvd.vob", ["-c:v", "mpeg2video", "-c:a", "ac3", "-f", "vob"]),
+    ("dv.avi", ["-c:v", "dvvideo", "-s", "720x576", "-pix_fmt", "yuv420p", "-c:a", "pcm_s16le"]),
+])
+def test_archive_formats_go_through_whole_and_start_at_zero(tiny_model, tmp_path, name, args):
+    src = ffmpeg(tmp_path / name, *lavfi_source(2), *args)
+    dst = tmp_path / "o.mp4"
+    colorize(tiny_model, src, dst)
+    assert len(frame_pts(dst)) == decoded_frames(src) == 50
+    assert [h for _, h in packet_hashes(dst, "a")] == [h for _, h in packet_hashes(src, "a")]
+    starts = [float(s["start_time"]) for s in ffprobe(dst, "-show_streams")["streams"]]
+    assert max(starts) < 0.1  # no black lead-in from a DVD's clock starting at 0.5 s
+    assert duration(dst) == pytest.approx(2.0, abs=0.1)
+
+
+def test_a_broadcast_whose_clock_restarts(tiny_model, tmp_path):
+    part = ffmpeg(tmp_path / "part.ts", *lavfi_source(2), "-c:v", "libx264", "-c:a", "mp2", "-f", "mpegts")
+    src = tmp_path / "joined.ts"  # two recordings back to back: the clock starts again in the middle
+    src.write_bytes(part.read_bytes() * 2)
+    dst = tmp_path / "o.mp4"
+    said = colorize(tiny_model, src, dst)
+    assert "jumps of the clock" in said
+    pts = frame_pts(dst)
+    assert len(pts) == 100 and strictly_increasing(pts)
+    assert duration(dst) == pytest.approx(4.0, abs=0.1)
+    assert len(packet_hashes(dst, "a")) == len(packet_hashes(src, "a"))
+
+
+def test_a_broadcast_with_garbage_in_the_middle(tiny_model, tmp_path):
+    # (this damage, at this sample rate, left frames whose times step back: x264 was refused them)
+    clean = ffmpeg(tmp_path / "clean.ts", *lavfi_source(4, sample_rate=44100), "-c:v", "libx264", "-bf", "2", "-c:a", "mp2", "-f", "mpegts")
+    data = clean.read_bytes()
+    middle = len(data) // 2 // 188 * 188
+    rng = random.Random(1)
+    src = tmp_path / "damaged.ts"
+    src.write_bytes(data[:middle] + bytes(rng.getrandbits(8) for _ in range(20_000)) + data[middle:])
+    dst = tmp_path / "o.mp4"
+    colorize(tiny_model, src, dst)
+    pts = frame_pts(dst)
+    assert len(pts) == decoded_frames(src) and strictly_increasing(pts)
+
+
+def test_repeated_timestamps_go_into_mp4(tiny_model, tmp_path):
+    stamps = [0, 40, 80, 80, 120, 160, 160, 160, 200, 240]
+    src = make_clip(tmp_path / "dup.mkv", frames=len(stamps), codec="ffv1", time_base=Fraction(1, 1000), pts=stamps)
+    dst = tmp_path / "o.mp4"
+    said = colorize(tiny_model, src, dst)
+    assert "3 repeated or too close" in said
+    pts = frame_pts(dst)
+    assert len(pts) == len(stamps) and strictly_increasing(pts)
+
+
+def test_a_size_change_in_mid_stream_is_scaled_back_and_said(tiny_model, tmp_path):
+    big = ffmpeg(tmp_path / "big.ts", *lavfi_source(1, size="320x240", audio=None), "-c:v", "libx264", "-f", "mpegts")
+    small = ffmpeg(tmp_path / "small.ts", *lavfi_source(1, size="160x120", audio=None), "-c:v", "libx264",
+                   "-f", "mpegts")
+    src = tmp_path / "spliced.ts"
+    src.write_bytes(big.read_bytes() + small.read_bytes())
+    dst = tmp_path / "o.mkv"
+    r = CliRunner().invoke(main, ["video", str(src), str(dst), "--model", str(tiny_model), "--size", "64", "-q"])
+    assert r.exit_code == 0, r.output
+    assert "warning: 25 frames changed to 160x120 yuv420p in mid-stream; scaled back to the film's 320x240" in r.output
+    out = lumas(dst)
+    assert len(out) == 50 and {o.shape for o in out} == {(240, 320)}
+    assert strictly_increasing(frame_pts(dst))
