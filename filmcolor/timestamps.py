@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import bisect
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -65,6 +65,9 @@ class Retimer:
     reordered: int = 0  # frames given another time than the decoder's presentation time (out of order)
     nudged: int = 0  # frames moved to just after a predecessor they would have collided with
     jumps: int = 0  # discontinuities bridged
+    regular: int = 0  # steps between frames of one frame's duration (a steady frame rate)
+    steps: int = 0  # steps between frames in all
+    gaps: list = field(default_factory=list)  # (time, ticks) of steps of two frames' duration or more
 
     def __post_init__(self) -> None:
         if self.step < 1 or self.min_step < 1:
@@ -134,8 +137,23 @@ class Retimer:
                 elif out < self.last + self.min_step:
                     self.nudged += 1
                     out = self.last + self.min_step
+        if self.last is not None:
+            self.steps += 1
+            delta = out - self.last
+            self.regular += abs(delta - self.step) <= max(1, self.step // 50)  # rounding to the clock
+            if delta * 2 >= self.step * 3:
+                self.gaps.append((self.last, delta))
         self.last = out
         return out
+
+    def missing_frames(self) -> tuple[int, list[int]]:
+        """(frames missing in gaps, the times where they are) for a steady film: in one
+        whose steps are otherwise (nine in ten or more) one frame's duration, a step
+        of several is frames lost to damage. A film of variable rate counts none."""
+        if self.steps < 10 or self.regular < 0.9 * self.steps:
+            return 0, []
+        lost = [(t, round(delta / self.step) - 1) for t, delta in self.gaps]
+        return sum(n for _, n in lost), [t for t, n in lost if n]
 
     @property
     def repaired(self) -> int:

@@ -99,6 +99,7 @@ class VideoReport:
 HDR_TRANSFERS = {16: "PQ, SMPTE 2084", 18: "HLG, ARIB STD-B67"}
 SPACE_BT2020_CL = 10
 AVFMT_TS_DISCONT = 0x0200  # libavformat: the format's timestamps may jump (MPEG-TS, MPEG-PS)
+AVFMT_NOTIMESTAMPS = 0x0080  # libavformat: raw streams, whose times are made up
 
 
 def _ticks(duration: Fraction, time_base: Fraction) -> int:
@@ -258,8 +259,11 @@ class Pipeline:
         wanted = {s.index for s in self.copy_streams} | set(self.reencode_streams)
         interlaced_seen = False
         video_packets = decoded = 0
+        end = Fraction(0)  # where the streams demuxed so far reach, in seconds
         try:
             for packet in self.input.demux():
+                if packet.pts is not None and packet.time_base:
+                    end = max(end, (packet.pts + (packet.duration or 0)) * packet.time_base)
                 if packet.stream.index == self.vin.index:
                     if packet.size:
                         video_packets += 1
@@ -279,6 +283,7 @@ class Pipeline:
             # demux() ends with an empty packet per stream, whose decode() flushed the decoder
             for ready, t in self.retimer.flush():
                 self._emit(pipe, graph, self._conform(ready), t)
+            self._say_what_is_missing(end)
             if self.retimer.repaired:
                 self.report.retimed = self.retimer.repaired
                 self.report.notices.append(f"timestamps repaired: {self.retimer.describe()}")
@@ -298,6 +303,26 @@ class Pipeline:
         except BaseException as e:  # handed to the main thread, which reports it
             self.errors.append(e)
             self.stop.set()
+
+    def _say_what_is_missing(self, end: Fraction) -> None:
+        """Warn about frames the demuxer skipped without a word: gaps in a steady
+        film (a damaged cluster), and a file that ends before its header says."""
+        lost, where = self.retimer.missing_frames()
+        if lost:
+            at = ", ".join(f"{float(t * self.vin.time_base):.2f} s" for t in where[:5])
+            self.report.warnings.append(f"about {lost} frames missing in the source (damaged at {at}"
+                                        f"{' ...' if len(where) > 5 else ''}); the film jumps there")
+        declared = self.input.duration
+        if not declared or self._clock_restarts() or self.input.format.flags & AVFMT_NOTIMESTAMPS:
+            return  # no length given, or only an estimate from the bit rate
+        declared_end = Fraction(declared + (self.input.start_time or 0), 1_000_000)
+        short = declared_end - end
+        rate = self.vin.average_rate or Fraction(25)
+        if short > max(Fraction(1, 2), 2 / rate):
+            self.report.warnings.append(
+                f"the source says it lasts {float(declared_end):.2f} s but ends at {float(end):.2f} s: "
+                f"the last {float(short):.2f} s (about {round(short * rate)} frames) are missing "
+                "(the file is cut short or damaged)")
 
     def _conform(self, frame: av.VideoFrame) -> av.VideoFrame:
         """A frame whose size or pixel format changed in mid-stream (a spliced

@@ -201,3 +201,43 @@ def test_a_size_change_in_mid_stream_is_scaled_back_and_said(tiny_model, tmp_pat
     out = lumas(dst)
     assert len(out) == 50 and {o.shape for o in out} == {(240, 320)}
     assert strictly_increasing(frame_pts(dst))
+
+
+@pytest.fixture
+def whole_mkv(tmp_path):
+    return make_clip(tmp_path / "whole.mkv", frames=50, audio="aac", size=(160, 120))
+
+
+def test_a_cut_short_file_says_how_much_is_missing(tiny_model, tmp_path, whole_mkv):
+    data = whole_mkv.read_bytes()
+    src = tmp_path / "cut.mkv"
+    src.write_bytes(data[: len(data) // 2])  # an interrupted copy: the header still says 50 frames
+    said = colorize(tiny_model, src, tmp_path / "o.mkv", "-q")
+    kept = len(frame_pts(tmp_path / "o.mkv"))
+    assert 10 < kept < 45
+    line = next(x for x in said.splitlines() if "the source says it lasts 2.1" in x)
+    assert line.startswith("warning:") and "are missing (the file is cut short or damaged)" in line
+    missing = int(line.split("about ")[1].split(" frames")[0])
+    assert abs(missing - (50 - kept)) <= 3
+
+
+def test_a_damaged_cluster_is_counted(tiny_model, tmp_path, whole_mkv):
+    data = whole_mkv.read_bytes()
+    middle = len(data) // 2
+    src = tmp_path / "damaged.mkv"
+    src.write_bytes(data[:middle] + bytes(random.Random(3).getrandbits(8) for _ in range(3000)) + data[middle + 3000:])
+    said = colorize(tiny_model, src, tmp_path / "o.mkv", "-q")
+    kept = len(frame_pts(tmp_path / "o.mkv"))
+    assert kept < 50
+    assert f"warning: about {50 - kept} frames missing in the source (damaged at" in said
+
+
+@pytest.mark.parametrize("stamps", [
+    [round(i * 1000 / 24) for i in range(50)],  # steady
+    [0, 40, 80, 400, 440, 480, 2000, 2040, 2080, 2120, 2160, 2200, 5000, 5040],  # a screen recording: long stills
+])
+def test_whole_films_get_no_such_warning(tiny_model, tmp_path, stamps):
+    src = make_clip(tmp_path / "in.mkv", frames=len(stamps), codec="ffv1", time_base=Fraction(1, 1000), pts=stamps,
+                    audio="aac")
+    said = colorize(tiny_model, src, tmp_path / "o.mkv", "-q")
+    assert "warning" not in said and frame_pts(tmp_path / "o.mkv") == stamps
