@@ -68,6 +68,9 @@ class CodecPreset:
     uses_preset: bool = True  # whether --preset changes anything
     # environment the encoder library reads for itself (its own logging, not FFmpeg's)
     environ: tuple = ()
+    # options for interlaced sources: field-aware coding, where the encoder has it
+    # ("{order}": tff or bff; x264 writes the order it was opened with into the stream's headers)
+    interlaced: tuple = ()
 
     def options(self, crf: int, preset: str) -> dict:
         """FFmpeg options for quality ``crf`` and x264-style speed ``preset``."""
@@ -81,7 +84,7 @@ class CodecPreset:
 PRESETS_SVT = {"ultrafast": 12, "superfast": 11, "veryfast": 10, "faster": 9, "fast": 8, "medium": 6,
                "slow": 4, "slower": 3, "veryslow": 2, "placebo": 1}
 CODECS = {
-    "libx264": CodecPreset("libx264"),
+    "libx264": CodecPreset("libx264", interlaced=(("flags", "+ildct+ilme"), ("x264-params", "{order}=1"))),
     "libx265": CodecPreset("libx265", extra=(("x265-params", "log-level=error"),)),
     # SVT-AV1 prints ~40 "Svt[info]" lines of its own on stderr unless SVT_LOG says errors only
     "libsvtav1": CodecPreset("libsvtav1", preset=lambda p: {"preset": str(PRESETS_SVT.get(p, 6))}, crf_max=63,
@@ -89,7 +92,7 @@ CODECS = {
     "libvpx-vp9": CodecPreset("libvpx-vp9", preset=lambda p: {"deadline": "good", "cpu-used": "2"},
                               extra=(("b", "0"),), crf_max=63, uses_preset=False),
     "prores": CodecPreset("prores_ks", crf_option=None, preset=lambda p: {}, extra=(("profile", "3"),),
-                          uses_preset=False),
+                          uses_preset=False, interlaced=(("flags", "+ildct"),)),
     "ffv1": CodecPreset("ffv1", crf_option=None, preset=lambda p: {}, extra=(("level", "3"),),
                         uses_preset=False),
 }

@@ -99,6 +99,11 @@ class VideoReport:
 HDR_TRANSFERS = {16: "PQ, SMPTE 2084", 18: "HLG, ARIB STD-B67"}
 SPACE_BT2020_CL = 10
 AVFMT_TS_DISCONT = 0x0200  # libavformat: the format's timestamps may jump (MPEG-TS, MPEG-PS)
+# AVFieldOrder (libavcodec/defs.h); "tb"/"bt" (4, 5) are coded one way and shown the other: shown order kept
+FIELD_UNKNOWN, FIELD_PROGRESSIVE = 0, 1
+FIELD_CODES = {"tff": 2, "bff": 3}
+FIELD_ORDERS = {2: "tff", 3: "bff", 4: "tff", 5: "bff"}
+FIELD_NAMES = {"tff": "top field first", "bff": "bottom field first"}
 AVFMT_NOTIMESTAMPS = 0x0080  # libavformat: raw streams, whose times are made up
 
 
@@ -152,6 +157,8 @@ class Pipeline:
         self.report = VideoReport(batch_size=opts.batch_size)
         self.stop = threading.Event()
         self.errors: list[BaseException] = []
+        self.fields: str | None = None  # the source's field order (tff, bff), kept in the output; None: progressive
+        self._fields_graph = None
 
     # ------------------------------------------------------------ set-up
 
@@ -199,6 +206,10 @@ class Pipeline:
         layout = FrameLayout(self.width, self.height, self.out_format, self.matrix, self.out_space, self.in_full_range)
         self.colourer = FrameColourer(self.colorizer, layout, self.opts.batch_size, self.report.notices,
                                       key_interval=self.opts.key_interval)
+        self.fields = None if self.opts.deinterlace else FIELD_ORDERS.get(self._field_order())
+        if self.fields and not CODECS[self.opts.codec].interlaced:
+            self.report.notices.append(f"{self.opts.codec} has no interlaced coding: the fields are kept, "
+                                       f"woven in each frame, and marked {FIELD_NAMES[self.fields]}")
         if not container_takes(fmt_name, lambda c: self._add_video(c)):
             raise OutputError(
                 f"{self.opts.codec} video cannot go into .{self.dst.suffix.lstrip('.')} "
@@ -227,6 +238,8 @@ class Pipeline:
     def _add_video(self, out: av.container.OutputContainer) -> av.stream.Stream:
         preset = CODECS[self.opts.codec]
         options = preset.options(self.opts.crf, self.opts.preset)
+        if self.fields:
+            options.update((name, value.format(order=self.fields)) for name, value in preset.interlaced)
         for name, value in preset.environ:
             os.environ.setdefault(name, value)  # a user's own setting wins
         rate = self.vin.average_rate or self.vin.guessed_rate or Fraction(25)
@@ -244,7 +257,35 @@ class Pipeline:
         sar = self.vin.codec_context.sample_aspect_ratio
         if sar:
             cc.sample_aspect_ratio = sar
+        cc.field_order = FIELD_CODES[self.fields] if self.fields else FIELD_PROGRESSIVE
         return stream
+
+    def _field_order(self) -> int:
+        """The source's AVFieldOrder. DV leaves it to each frame, where PyAV cannot
+        read it; DV is bottom field first by its standard (SD, 25 and 29.97 fps)."""
+        order = self.vin.codec_context.field_order
+        if order == FIELD_UNKNOWN and self.vin.codec_context.name == "dvvideo":
+            return FIELD_CODES["bff"]
+        return order
+
+    def _marked(self, frame: av.VideoFrame) -> av.VideoFrame:
+        """``frame`` flagged interlaced with the source's field order (FFmpeg's
+        setfield filter; PyAV cannot set the flags itself): x264 takes its field
+        order from each frame, and players weave or deinterlace by them."""
+        if self.fields is None:
+            return frame
+        if self._fields_graph is None:
+            graph = av.filter.Graph()
+            src = graph.add_buffer(width=frame.width, height=frame.height, format=frame.format,
+                                   time_base=frame.time_base)
+            mark = graph.add("setfield", self.fields)
+            sink = graph.add("buffersink")
+            src.link_to(mark)
+            mark.link_to(sink)
+            graph.configure()
+            self._fields_graph = graph
+        self._fields_graph.push(frame)
+        return self._fields_graph.pull()
 
     def _add_audio(self, out, s, encoder: str) -> av.stream.Stream:
         stream = out.add_stream(encoder, rate=s.codec_context.sample_rate)
@@ -296,7 +337,8 @@ class Pipeline:
                 self.report.warnings.append(f"{n} frames changed to {seen} in mid-stream; scaled back to the "
                                             f"film's {self.width}x{self.height} {self.in_format}")
             if interlaced_seen and not self.opts.deinterlace:
-                self.report.notices.append("source is interlaced; --deinterlace would remove combing")
+                kept = f"kept {FIELD_NAMES[self.fields]}" if self.fields else "its field order unknown, written as progressive"
+                self.report.notices.append(f"source is interlaced ({kept}); --deinterlace would remove combing")
             pipe.put(_END)
         except _Stop:
             pass
@@ -489,7 +531,7 @@ class Pipeline:
                     break
                 kind, obj = item
                 if kind == "frame":
-                    for packet in vout.encode(obj):
+                    for packet in vout.encode(self._marked(obj)):
                         output.mux(packet)
                     self.report.frames += 1
                     self.progress(1)

@@ -241,3 +241,67 @@ def test_whole_films_get_no_such_warning(tiny_model, tmp_path, stamps):
                     audio="aac")
     said = colorize(tiny_model, src, tmp_path / "o.mkv", "-q")
     assert "warning" not in said and frame_pts(tmp_path / "o.mkv") == stamps
+
+
+def comb(plane: np.ndarray) -> float:
+    """How much a plane's odd lines differ from the mean of their neighbours: high where two
+    fields of a moving picture are woven together, low for one picture."""
+    p = plane.astype(np.float32)
+    return float(np.abs(p[1:-1] - (p[:-2] + p[2:]) / 2).mean())
+
+
+def chroma_planes(path) -> list[np.ndarray]:
+    """Every frame's U and V planes (8-bit 4:2:0)."""
+    import av
+
+    from filmcolor.encoding import plane_view
+
+    with av.open(str(path)) as c:
+        return [plane_view(f.planes[i], np.uint8, f.width // 2, f.height // 2)
+                for f in c.decode(video=0) for i in (1, 2)]
+
+
+@pytest.fixture(scope="module")
+def interlaced(tmp_path_factory):
+    """Broadcast-style interlaced clips: each frame two fields of a moving picture 1/50 s apart."""
+    folder = tmp_path_factory.mktemp("interlaced")
+    clips = {}
+    for order, x264 in (("tff", "tff=1"), ("bff", "bff=1")):
+        clips[order] = ffmpeg(folder / f"{order}.mp4", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=50:duration=1",
+                              "-vf", f"tinterlace=interleave_{'top' if order == 'tff' else 'bottom'},setfield={order}",
+                              "-c:v", "libx264", "-flags", "+ildct+ilme", "-x264-params", x264)
+    clips["dv"] = ffmpeg(folder / "dv.avi", *lavfi_source(1, size="720x576"), "-c:v", "dvvideo", "-pix_fmt", "yuv420p",
+                         "-c:a", "pcm_s16le")
+    return clips
+
+
+@pytest.mark.parametrize("clip,suffix,order,top_first", [
+    ("tff", ".mkv", "tt", 1), ("bff", ".mp4", "bb", 0), ("dv", ".mkv", "bb", 0), ("tff", ".mov", "tt", 1),
+])
+def test_interlaced_sources_keep_their_field_order(tiny_model, tmp_path, interlaced, clip, suffix, order, top_first):
+    dst = tmp_path / f"o{suffix}"
+    said = colorize(tiny_model, interlaced[clip], dst)
+    assert "source is interlaced (kept" in said
+    assert ffprobe(dst, "-select_streams", "v:0", "-show_entries", "stream=field_order")["streams"][0][
+        "field_order"] == order
+    frames = ffprobe(dst, "-select_streams", "v:0", "-show_entries", "frame=interlaced_frame,top_field_first")["frames"]
+    assert {(f["interlaced_frame"], f["top_field_first"]) for f in frames} == {(1, top_first)}
+
+
+def test_deinterlace_makes_a_progressive_film(tiny_model, tmp_path, interlaced):
+    dst = tmp_path / "o.mp4"
+    colorize(tiny_model, interlaced["tff"], dst, "--deinterlace")
+    assert ffprobe(dst, "-select_streams", "v:0", "-show_entries", "stream=field_order")["streams"][0][
+        "field_order"] == "progressive"
+    frames = ffprobe(dst, "-select_streams", "v:0", "-show_entries", "frame=interlaced_frame")["frames"]
+    assert {f["interlaced_frame"] for f in frames} == {0}
+
+
+def test_colour_does_not_comb_between_fields(tiny_model, tmp_path, interlaced):
+    # the luma keeps the source's two fields (combed where things move); the colour, made from
+    # the whole frame at low resolution, must be one picture
+    dst = tmp_path / "o.mkv"
+    colorize(tiny_model, interlaced["tff"], dst, "--codec", "ffv1")
+    luma = [comb(y) for y in lumas(dst)]
+    colour = [comb(c) for c in chroma_planes(dst)]
+    assert min(luma) > 5 * max(colour), (min(luma), max(colour))
