@@ -159,6 +159,7 @@ class Pipeline:
         self.errors: list[BaseException] = []
         self.fields: str | None = None  # the source's field order (tff, bff), kept in the output; None: progressive
         self._fields_graph = None
+        self.timecode: str | None = None  # the source's starting timecode (HH:MM:SS:FF), carried to the output
 
     # ------------------------------------------------------------ set-up
 
@@ -216,13 +217,23 @@ class Pipeline:
                 "(try .mkv, which holds every codec filmcolor writes)"
             )
         self.copy_streams, self.reencode_streams = [], {}
+        self.timecode = self.vin.metadata.get("timecode")
         for s in self.input.streams:
             if s is self.vin:
+                continue
+            if s.type == "data" and s.metadata.get("timecode"):
+                # a QuickTime timecode (tmcd) track: its one packet cannot be copied into another film;
+                # given to the video as "timecode", the muxer writes it as each container can
+                self.timecode = self.timecode or s.metadata["timecode"]
                 continue
             if s.type == "video":
                 self.report.notices.append(f"{describe(s)} copied untouched (only the first video stream is colorized)")
             if container_takes(fmt_name, lambda c, s=s: c.add_stream_from_template(s)):
                 self.copy_streams.append(s)
+                if fmt_name == "mp4" and s.type == "audio" and s.codec_context.name.startswith("pcm_"):
+                    self.report.warnings.append(
+                        f"{describe(s)} goes into .mp4 as an ISO 'ipcm' track, which older players cannot "
+                        "play or read as 16-bit; .mov or .mkv hold PCM everywhere")
                 continue
             if s.type == "audio":
                 for enc in AUDIO_FALLBACKS:
@@ -258,6 +269,8 @@ class Pipeline:
         if sar:
             cc.sample_aspect_ratio = sar
         cc.field_order = FIELD_CODES[self.fields] if self.fields else FIELD_PROGRESSIVE
+        if self.timecode:
+            stream.metadata["timecode"] = self.timecode
         return stream
 
     def _field_order(self) -> int:

@@ -305,3 +305,19 @@ def test_colour_does_not_comb_between_fields(tiny_model, tmp_path, interlaced):
     luma = [comb(y) for y in lumas(dst)]
     colour = [comb(c) for c in chroma_planes(dst)]
     assert min(luma) > 5 * max(colour), (min(luma), max(colour))
+
+
+@pytest.mark.parametrize("suffix,track", [(".mov", True), (".mp4", True), (".mkv", False)])
+def test_a_camera_timecode_goes_through(tiny_model, tmp_path, suffix, track):
+    src = ffmpeg(tmp_path / "camera.mov", *lavfi_source(1), "-timecode", "01:02:03:04", "-c:v", "libx264",
+                 "-c:a", "pcm_s24le")
+    assert any(s["codec_type"] == "data" for s in ffprobe(src, "-show_streams")["streams"])  # the tmcd track
+    dst = tmp_path / f"o{suffix}"
+    said = colorize(tiny_model, src, dst)
+    streams = ffprobe(dst, "-show_streams")["streams"]
+    video = next(s for s in streams if s["codec_type"] == "video")
+    assert {k.lower(): v for k, v in video.get("tags", {}).items()}["timecode"] == "01:02:03:04"
+    tmcd = [s for s in streams if s.get("codec_tag_string") == "tmcd"]
+    assert len(tmcd) == track and all(s["tags"]["timecode"] == "01:02:03:04" for s in tmcd)
+    assert len(frame_pts(dst)) == 25
+    assert ("'ipcm' track" in said) == (suffix == ".mp4")  # 24-bit PCM in .mp4: said
