@@ -207,6 +207,8 @@ class Pipeline:
         layout = FrameLayout(self.width, self.height, self.out_format, self.matrix, self.out_space, self.in_full_range)
         self.colourer = FrameColourer(self.colorizer, layout, self.opts.batch_size, self.report.notices,
                                       key_interval=self.opts.key_interval)
+        if fmt_name == "avi":
+            self._check_steady_rate()
         self.fields = None if self.opts.deinterlace else FIELD_ORDERS.get(self._field_order())
         if self.fields and not CODECS[self.opts.codec].interlaced:
             self.report.notices.append(f"{self.opts.codec} has no interlaced coding: the fields are kept, "
@@ -251,13 +253,15 @@ class Pipeline:
         options = preset.options(self.opts.crf, self.opts.preset)
         if self.fields:
             options.update((name, value.format(order=self.fields)) for name, value in preset.interlaced)
+        if out.format.name == "avi":
+            options["bf"] = "0"  # AVI keeps no presentation times: reordered frames would read back shifted
         for name, value in preset.environ:
             os.environ.setdefault(name, value)  # a user's own setting wins
         rate = self.vin.average_rate or self.vin.guessed_rate or Fraction(25)
         stream = out.add_stream(preset.encoder, rate=rate, options=options)
         stream.width, stream.height = self.width, self.height
         stream.pix_fmt = self.out_format
-        stream.time_base = self.vin.time_base
+        stream.time_base = 1 / rate if out.format.name == "avi" else self.vin.time_base  # AVI: one tick a frame
         cc = stream.codec_context
         cc.time_base = self.vin.time_base
         cc.framerate = rate
@@ -272,6 +276,24 @@ class Pipeline:
         if self.timecode:
             stream.metadata["timecode"] = self.timecode
         return stream
+
+    def _check_steady_rate(self) -> None:
+        """AVI gives every frame the same duration: refuse a film whose frames do not
+        sit on one frame rate's grid, before any time is spent on it (ffmpeg would
+        drop and repeat frames to fit; filmcolor keeps every frame as it was).
+        Reads the video packets' times only, which is quick."""
+        rate = self.vin.average_rate or self.vin.guessed_rate
+        tick = 1 / (rate * self.vin.time_base) if rate else None
+        with av.open(str(self.src)) as probe:
+            times = sorted(p.pts for p in probe.demux(video=0) if p.pts is not None and p.size)
+        if tick is None or len(times) < 2:
+            return
+        for a, b in zip(times[:-1], times[1:], strict=True):
+            frames = (b - a) / tick
+            if frames < 0.5 or abs(frames - round(frames)) > 0.1:
+                raise OutputError(
+                    f"AVI holds one frame rate, and this film's varies (a frame {float((b - a) * self.vin.time_base):.3f}"
+                    f" s after the one before, at {float(rate):g} fps): use .mkv or .mp4, which keep every frame's time")
 
     def _field_order(self) -> int:
         """The source's AVFieldOrder. DV leaves it to each frame, where PyAV cannot
@@ -510,9 +532,11 @@ class Pipeline:
         self.report.copied = [describe(s) for s in self.copy_streams]
         output.start_encoding()  # the muxer settles each stream's clock: what the retimers must respect
         restarts = self._clock_restarts()
-        # MPEG-TS/PS keep a broadcast clock that starts anywhere (DVDs at 0.5 s, TS at 1.4 s): the film
-        # is moved to start at 0, as ffmpeg does, or players show that long a black lead-in; others keep theirs
-        self.start_shift = Fraction(self.input.start_time or 0, 1_000_000) if restarts else Fraction(0)
+        # MPEG-TS/PS keep a broadcast clock that starts anywhere (DVDs at 0.5 s, TS at 1.4 s), and AVI
+        # cannot start anywhere but 0: the film is moved to start at 0, as ffmpeg does, or players show
+        # that long a black lead-in; others keep their start
+        to_zero = restarts or output.format.name == "avi"
+        self.start_shift = Fraction(self.input.start_time or 0, 1_000_000) if to_zero else Fraction(0)
 
         def retimer(stream: av.stream.Stream, step: int, out_base: Fraction) -> Retimer:
             return Retimer(step=step, min_step=_ticks(out_base, stream.time_base), clock_restarts=restarts,

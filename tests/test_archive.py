@@ -6,6 +6,7 @@ libxvid); a test whose encoder this FFmpeg lacks is skipped.
 """
 
 import random
+import re
 import shutil
 import subprocess
 from fractions import Fraction
@@ -321,3 +322,26 @@ def test_a_camera_timecode_goes_through(tiny_model, tmp_path, suffix, track):
     assert len(tmcd) == track and all(s["tags"]["timecode"] == "01:02:03:04" for s in tmcd)
     assert len(frame_pts(dst)) == 25
     assert ("'ipcm' track" in said) == (suffix == ".mp4")  # 24-bit PCM in .mp4: said
+
+
+def test_avi_output_keeps_every_frame_in_order(tiny_model, tmp_path):
+    src = make_clip(tmp_path / "in.mp4", frames=40, size=(320, 240), options={"bf": "3"})  # B-frames
+    dst = tmp_path / "o.avi"
+    colorize(tiny_model, src, dst, "-q")
+    got = np.stack(lumas(dst)).astype(np.float32)
+    want = np.stack(lumas(src)).astype(np.float32)
+    assert len(got) == len(want) == 40
+    for i in range(1, 39):
+        errors = [np.abs(got[i] - want[j]).mean() for j in (i - 1, i, i + 1)]
+        assert int(np.argmin(errors)) == 1, (i, errors)
+
+
+def test_a_variable_rate_film_is_refused_for_avi_before_any_work(tiny_model, tmp_path):
+    src = make_clip(tmp_path / "vfr.mkv", frames=8, time_base=Fraction(1, 1000),
+                    pts=[0, 40, 80, 200, 240, 250, 300, 400])
+    r = CliRunner().invoke(main, ["video", str(src), str(tmp_path / "o.avi"), "--model", str(tiny_model),
+                                  "--size", "64"])
+    assert r.exit_code == 1
+    assert "AVI holds one frame rate, and this film's varies" in r.output and "use .mkv or .mp4" in r.output
+    assert not re.search(r"[1-9]\d*frame", r.output)  # refused before a frame was colorized
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["vfr.mkv"]
