@@ -171,7 +171,12 @@ class Pipeline:
         if not self.input.streams.video:
             self.input.close()
             raise InputError("no video stream")
-        self.vin = self.input.streams.video[0]
+        # the film, not its cover art (an attached picture is a one-frame "video" stream)
+        films = [v for v in self.input.streams.video if not v.disposition & av.stream.Disposition.attached_pic]
+        if not films:
+            self.input.close()
+            raise InputError("no video stream (only a cover picture)")
+        self.vin = films[0]
         self.vin.thread_type = "AUTO"
         cc = self.vin.codec_context
         self.width, self.height = cc.width, cc.height
@@ -228,7 +233,9 @@ class Pipeline:
                 # given to the video as "timecode", the muxer writes it as each container can
                 self.timecode = self.timecode or s.metadata["timecode"]
                 continue
-            if s.type == "video":
+            if s.type == "video" and s.disposition & av.stream.Disposition.attached_pic:
+                self.report.notices.append(f"{describe(s)} is cover art: copied as it is")
+            elif s.type == "video":
                 self.report.notices.append(f"{describe(s)} copied untouched (only the first video stream is colorized)")
             if container_takes(fmt_name, lambda c, s=s: c.add_stream_from_template(s)):
                 self.copy_streams.append(s)
@@ -341,7 +348,7 @@ class Pipeline:
                 if packet.pts is not None and packet.time_base:
                     end = max(end, (packet.pts + (packet.duration or 0)) * packet.time_base)
                 if packet.stream.index == self.vin.index:
-                    if packet.size:
+                    if packet.size and not packet.is_discard:  # discarded: before an edit list's start
                         video_packets += 1
                     try:
                         frames = packet.decode()
@@ -522,6 +529,8 @@ class Pipeline:
         if rotation:
             vout.set_display_rotation(rotation)
         streams = {s.index: output.add_stream_from_template(s) for s in self.copy_streams}
+        for s in self.copy_streams:
+            streams[s.index].disposition = s.disposition  # cover art stays cover art, a default track the default
         decoders, audio_out = {}, {}
         self._audio_next: dict[int, int] = {}  # per re-encoded stream: the next frame's pts, in samples
         for idx, enc in self.reencode_streams.items():
@@ -529,7 +538,7 @@ class Pipeline:
             audio_out[idx] = self._add_audio(output, s, enc)
             decoders[idx] = s.codec_context
             self.report.reencoded.append(f"{describe(s)} re-encoded as {enc}")
-        self.report.copied = [describe(s) for s in self.copy_streams]
+        copied = dict.fromkeys(streams, 0)  # packets copied, per source stream
         output.start_encoding()  # the muxer settles each stream's clock: what the retimers must respect
         restarts = self._clock_restarts()
         # MPEG-TS/PS keep a broadcast clock that starts anywhere (DVDs at 0.5 s, TS at 1.4 s), and AVI
@@ -572,10 +581,11 @@ class Pipeline:
                         output.mux(packet)
                     self.report.frames += 1
                     self.progress(1)
-                elif obj.stream.index in streams:
+                elif (idx := obj.stream.index) in streams:
                     self._retime_packet(obj)
-                    obj.stream = streams[obj.stream.index]
+                    obj.stream = streams[idx]
                     output.mux(obj)
+                    copied[idx] += 1
                 else:
                     self._reencode(output, decoders, audio_out, obj)
         finally:
@@ -590,6 +600,11 @@ class Pipeline:
             raise self.errors[0]
         for packet in vout.encode(None):
             output.mux(packet)
+        self.report.copied = [describe(s) for s in self.copy_streams if copied[s.index]]
+        for s in self.copy_streams:
+            if not copied[s.index]:
+                dropped = " (.mp4 and .mov keep no empty track)" if output.format.name in ("mp4", "mov") else ""
+                self.report.warnings.append(f"{describe(s)} holds no packets in the source: an empty track{dropped}")
         for idx, stream in audio_out.items():
             for frame in decoders[idx].decode(None):
                 self._encode_audio(output, stream, idx, frame)

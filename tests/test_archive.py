@@ -345,3 +345,36 @@ def test_a_variable_rate_film_is_refused_for_avi_before_any_work(tiny_model, tmp
     assert "AVI holds one frame rate, and this film's varies" in r.output and "use .mkv or .mp4" in r.output
     assert not re.search(r"[1-9]\d*frame", r.output)  # refused before a frame was colorized
     assert sorted(p.name for p in tmp_path.iterdir()) == ["vfr.mkv"]
+
+
+def test_cover_art_stays_cover_art_and_is_not_what_gets_coloured(tiny_model, tmp_path):
+    from PIL import Image
+
+    Image.new("RGB", (64, 64), (200, 30, 30)).save(tmp_path / "cover.jpg")
+    src = ffmpeg(tmp_path / "in.mp4", "-i", str(tmp_path / "cover.jpg"), *lavfi_source(1), "-map", "0", "-map", "1",
+                 "-map", "2", "-c:v:0", "mjpeg", "-disposition:v:0", "attached_pic", "-c:v:1", "libx264", "-c:a", "aac")
+    dst = tmp_path / "o.mp4"
+    said = colorize(tiny_model, src, dst)
+    assert "is cover art: copied as it is" in said
+    videos = [s for s in ffprobe(dst, "-show_streams")["streams"] if s["codec_type"] == "video"]
+    assert [(v["codec_name"], v["disposition"]["attached_pic"]) for v in videos] == [("h264", 0), ("mjpeg", 1)]
+    assert len(frame_pts(dst)) == 25  # the film was coloured, not the one-frame cover
+
+
+def test_a_cut_with_an_edit_list_is_not_called_damaged(tiny_model, tmp_path):
+    whole = ffmpeg(tmp_path / "whole.mp4", *lavfi_source(4), "-c:v", "libx264", "-c:a", "aac")
+    src = ffmpeg(tmp_path / "cut.mp4", "-ss", "1.3", "-i", str(whole), "-c", "copy")  # starts between key frames
+    said = colorize(tiny_model, src, tmp_path / "o.mp4")
+    assert "damaged" not in said and "missing" not in said
+    assert len(frame_pts(tmp_path / "o.mp4")) == decoded_frames(src)
+
+
+@pytest.mark.parametrize("suffix,kept", [(".mkv", True), (".mp4", False)])
+def test_an_empty_track_is_said_not_claimed_as_copied(tiny_model, tmp_path, suffix, kept):
+    src = ffmpeg(tmp_path / "in.mkv", *lavfi_source(1), "-map", "0", "-map", "1", "-c:v", "libx264", "-c:a", "aac",
+                 "-bsf:a", "noise=drop=1")  # every audio packet dropped: the track is there, empty
+    dst = tmp_path / f"o{suffix}"
+    said = colorize(tiny_model, src, dst)
+    assert "warning: #1 audio (aac) holds no packets in the source: an empty track" in said
+    assert "copied #1" not in said
+    assert any(s["codec_type"] == "audio" for s in ffprobe(dst, "-show_streams")["streams"]) == kept
