@@ -146,6 +146,23 @@ class _Pipe:
 _END = object()
 
 
+def _join_all(threads: list[threading.Thread]) -> None:
+    """Wait for every thread to end, for real: the queues give up at once when
+    stopping, and a stage still inside FFmpeg or a batch must not outlive the run
+    (closing the files under it crashes the process; it would also reset torch's
+    thread count in the middle of the next film). A Ctrl-C or SIGTERM that comes
+    while waiting is raised once all have ended."""
+    interrupted: KeyboardInterrupt | None = None
+    for t in threads:
+        while t.is_alive():
+            try:
+                t.join()
+            except KeyboardInterrupt as e:
+                interrupted = interrupted or e
+    if interrupted is not None:
+        raise interrupted
+
+
 class Pipeline:
     """One film through the colorizer. Use :func:`colorize_video`."""
 
@@ -565,9 +582,9 @@ class Pipeline:
             threading.Thread(target=self._decode, args=(decoded,), daemon=True, name="filmcolor-decode"),
             threading.Thread(target=self._colorize, args=(decoded, coloured), daemon=True, name="filmcolor-colour"),
         ]
-        for t in workers:
-            t.start()
-        try:
+        try:  # started inside: an interrupt between two starts must still join the first
+            for t in workers:
+                t.start()
             while True:
                 try:
                     item = coloured.get()
@@ -591,11 +608,7 @@ class Pipeline:
         finally:
             # normal end: both stages have finished; otherwise this tells them to
             self.stop.set()
-            for t in workers:
-                # joined for real: the queues give up at once when stopping, and a stage
-                # still inside FFmpeg or a batch must not outlive the run (it would reset
-                # torch's thread count in the middle of the next film)
-                t.join()
+            _join_all(workers)
         if self.errors:
             raise self.errors[0]
         for packet in vout.encode(None):
