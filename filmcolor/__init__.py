@@ -5,9 +5,25 @@
 >>> rgb = colorizer.colorize(grey_uint8)   # any size, 8 or 16 bit       # doctest: +SKIP
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .errors import FilmcolorError, InputError, ModelError, OutputError
+
+if TYPE_CHECKING:
+    from .colorizer import Colorizer, ColorizerConfig
+
 __version__ = "0.1.0"
 
-from .colorizer import Colorizer, ColorizerConfig  # noqa: E402
-from .errors import FilmcolorError, InputError, ModelError, OutputError  # noqa: E402
+
+def __getattr__(name: str):
+    # torch is imported on first use, not on `import filmcolor`: the command line answers
+    # --help and option errors without waiting a second for it
+    if name in ("Colorizer", "ColorizerConfig"):
+        from . import colorizer
+
+        return getattr(colorizer, name)
+    raise AttributeError(f"module 'filmcolor' has no attribute {name!r}")
 
 __all__ = ["Colorizer", "ColorizerConfig", "FilmcolorError", "InputError", "ModelError", "OutputError", "__version__"]

@@ -12,15 +12,18 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from tqdm import tqdm
 
 from . import __version__
-from .colorizer import Colorizer
+from .encoding import CODECS as VIDEO_CODECS
+from .encoding import X264_PRESETS
 from .errors import FilmcolorError
-from .video import CODECS as VIDEO_CODECS
-from .video import X264_PRESETS
+
+if TYPE_CHECKING:  # torch comes with them: imported when a command needs a colorizer, not for --help
+    from .colorizer import Colorizer
 
 EXIT_FAILED = 1
 EXIT_INTERRUPTED = 130
@@ -86,6 +89,8 @@ def model_options(fn):
 def load_colorizer(model_path: Path | None, device: str, size: int | None) -> Colorizer:
     if size is not None and size % 32:
         raise click.BadParameter(f"{size} is not a multiple of 32", param_hint="--size")
+    from .colorizer import Colorizer
+
     return Colorizer.load(model_path, device=device, size=size)
 
 
@@ -121,7 +126,8 @@ def image(inputs, output, recursive, compare, max_megapixels, model_path, device
                    f"e.g. {earlier[0]}", err=True)
     if replacing and not quiet:
         click.echo(f"note: replacing {len(replacing)} existing outputs, e.g. {replacing[0]}", err=True)
-    colorizer = load_colorizer(model_path, device, size)
+    # a batch of names that are all wrong is answered without loading the model
+    colorizer = load_colorizer(model_path, device, size) if any(j.error is None for j in jobs) else None
     opts = ImageOptions(compare=compare, max_megapixels=max_megapixels)
     start, done, megapixels, failed = time.perf_counter(), 0, 0.0, []
     with tqdm(jobs, unit="picture", disable=quiet or len(jobs) == 1, file=sys.stderr) as bar:
@@ -170,7 +176,7 @@ def image(inputs, output, recursive, compare, max_megapixels, model_path, device
 def video(src, dst, codec, crf, preset, batch_size, no_smooth, key_interval, deinterlace, model_path, device, size,
           quiet, debug):
     """Colorize a film IN into OUT: every frame and timestamp kept, sound and subtitles copied."""
-    from .video import VideoOptions, colorize_video
+    from .video import VideoOptions, check_paths, colorize_video
 
     _check_video_options(codec, crf, no_smooth)
     if src.is_file() and not dst.parent.is_dir():  # as `filmcolor image -o` does
@@ -178,9 +184,13 @@ def video(src, dst, codec, crf, preset, batch_size, no_smooth, key_interval, dei
             dst.parent.mkdir(parents=True)
         except OSError as e:
             fail(f"cannot create the output folder {dst.parent}: {e.strerror}")
-    colorizer = load_colorizer(model_path, device, size)
     opts = VideoOptions(codec=codec, crf=crf, preset=preset, batch_size=batch_size,
                         smooth=not no_smooth, key_interval=key_interval, deinterlace=deinterlace)
+    try:
+        check_paths(src, dst, opts)  # before loading the model: a wrong name is answered at once
+    except FilmcolorError as e:
+        raise type(e)(f"{src}: {e}") from e
+    colorizer = load_colorizer(model_path, device, size)
     bars: list[tqdm] = []
 
     def start(total: int) -> None:

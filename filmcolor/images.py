@@ -20,14 +20,17 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from .colorizer import Colorizer
 from .errors import FilmcolorError, InputError, OutputError
 from .files import publish
+
+if TYPE_CHECKING:
+    from .colorizer import Colorizer
 
 _PILLOW_GUARD = threading.Lock()
 
@@ -383,7 +386,9 @@ def plan_jobs(inputs: list[str | os.PathLike], output: str | os.PathLike | None,
     for job in jobs:
         key = _key(job.dst)
         kind = job.src.suffix.lower()
-        if kind in FILM_SUFFIXES:
+        if not job.src.exists():
+            job.error = "no such file"
+        elif kind in FILM_SUFFIXES:
             job.error = "this is a film: use `filmcolor video IN OUT`"
         elif kind == ".gif":
             job.error = "GIF is not supported (use PNG, JPEG, TIFF, WebP or BMP)"
@@ -414,10 +419,11 @@ class JobResult:
     outputs: list[Path] = field(default_factory=list)
 
 
-def colorize_file(colorizer: Colorizer, job: Job, opts: ImageOptions) -> JobResult:
-    """Colorize one planned job; errors of the file come back in the result."""
-    if job.error:
-        return JobResult(job, False, job.error)
+def colorize_file(colorizer: Colorizer | None, job: Job, opts: ImageOptions) -> JobResult:
+    """Colorize one planned job; errors of the file come back in the result.
+    ``colorizer`` may be None only for a job refused at planning."""
+    if job.error or colorizer is None:
+        return JobResult(job, False, job.error or "no colorizer")
     try:
         pic = read_picture(job.src, opts.max_megapixels)
         colour = colorizer.colorize(pic.pixels)

@@ -29,11 +29,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import av
-import torch
 
-from .colorizer import Colorizer
 from .encoding import (
     AUDIO_FALLBACKS,
     CODECS,
@@ -52,9 +51,11 @@ from .encoding import (
 )
 from .errors import InputError, OutputError
 from .files import publish
-from .frames import FrameColourer, FrameLayout
-from .temporal import Smoother
 from .timestamps import JUMP_SECONDS, Retimer
+
+if TYPE_CHECKING:
+    from .colorizer import Colorizer
+    from .temporal import Smoother
 
 __all__ = ["CODECS", "X264_PRESETS", "Pipeline", "VideoOptions", "VideoReport", "colorize_video"]
 
@@ -226,6 +227,9 @@ class Pipeline:
         if self.vin.codec_context.colorspace == SPACE_BT2020_CL:
             self.report.warnings.append(
                 "source uses BT.2020 constant luminance, which filmcolor writes as non-constant: colour will be off")
+        # torch comes with these: imported when a film is run, not for --help
+        from .frames import FrameColourer, FrameLayout
+
         layout = FrameLayout(self.width, self.height, self.out_format, self.matrix, self.out_space, self.in_full_range)
         self.colourer = FrameColourer(self.colorizer, layout, self.opts.batch_size, self.report.notices,
                                       key_interval=self.opts.key_interval)
@@ -465,6 +469,10 @@ class Pipeline:
 
     def _colorize(self, inp: _Pipe, out: _Pipe) -> None:
         """Stage 2: batches of frames -> coloured frames; packets pass straight on."""
+        import torch
+
+        from .temporal import Smoother
+
         smoother = Smoother() if self.opts.smooth else None
         batch: list = []
         threads = torch.get_num_threads()
@@ -694,6 +702,17 @@ def colorize_video(colorizer: Colorizer, src: str | os.PathLike, dst: str | os.P
     """
     opts = opts or VideoOptions()
     src, dst = Path(src), Path(dst)
+    check_paths(src, dst, opts)
+    pipe = Pipeline(colorizer, src, dst, opts, progress)
+    pipe.open_input()
+    if on_start:
+        on_start(pipe.total)
+    return pipe.run()
+
+
+def check_paths(src: Path, dst: Path, opts: VideoOptions) -> None:
+    """Refuse, with a one-line reason, what can be refused before any work (no model
+    loaded, no frame decoded): a missing input, an output that cannot be written."""
     if opts.codec not in CODECS:
         raise OutputError(f"unknown codec {opts.codec!r}; choose from {', '.join(CODECS)}")
     if opts.batch_size < 1:
@@ -713,8 +732,3 @@ def colorize_video(colorizer: Colorizer, src: str | os.PathLike, dst: str | os.P
     if not ffmpeg_writes(dst):
         raise OutputError(f"{dst.name}: FFmpeg knows no film format by the name {dst.suffix or '(no suffix)'}; "
                           "use .mp4, .mkv or .mov")
-    pipe = Pipeline(colorizer, src, dst, opts, progress)
-    pipe.open_input()
-    if on_start:
-        on_start(pipe.total)
-    return pipe.run()

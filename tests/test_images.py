@@ -378,8 +378,17 @@ def test_limit_option(run, tmp_path):
 
 
 def test_debug_shows_the_traceback(tiny_model, tmp_path):
-    r = CliRunner().invoke(main, ["image", str(tmp_path / "x.png"), "--model", str(tmp_path / "no.safetensors"), "--debug"])
+    src = make(tmp_path / "x.png", grey())
+    r = CliRunner().invoke(main, ["image", str(src), "--model", str(tmp_path / "no.safetensors"), "--debug"])
     assert r.exit_code != 0 and r.exception is not None and not isinstance(r.exception, SystemExit)
+
+
+def test_names_that_are_all_wrong_are_answered_without_the_model(tmp_path):
+    # a model that cannot load is not even looked at: the error is the file's
+    r = CliRunner().invoke(main, ["image", str(tmp_path / "a.jpg"), str(tmp_path / "b.png"),
+                                  "--model", str(tmp_path / "no.safetensors")])
+    assert r.exit_code == 1
+    assert "a.jpg: no such file" in r.output and "b.png: no such file" in r.output and "safetensors" not in r.output
 
 
 def test_recursive_folder(run, tmp_path):

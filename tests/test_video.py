@@ -497,6 +497,21 @@ def test_sigterm_leaves_nothing_behind(tiny_model, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mkv"]
 
 
+def test_the_command_line_imports_no_torch_until_it_colorizes():
+    import subprocess
+    import sys
+
+    code = "import sys, filmcolor, filmcolor.cli, filmcolor.video, filmcolor.images; print('torch' in sys.modules)"
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=True)
+    assert r.stdout.strip() == "False"  # --help and wrong names answer at once (benchmarks/startup.py)
+
+
+def test_a_missing_film_is_answered_before_the_model_loads(tmp_path):
+    r = CliRunner().invoke(main, ["video", str(tmp_path / "in.mp4"), str(tmp_path / "o.mp4"),
+                                  "--model", str(tmp_path / "no.safetensors")])
+    assert r.exit_code == 1 and r.output.strip() == f"error: {tmp_path / 'in.mp4'}: no such file"
+
+
 def test_a_full_disk_is_one_line_naming_the_output(tiny_model, tmp_path):
     import resource
     import signal
