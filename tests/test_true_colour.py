@@ -112,6 +112,8 @@ def decode_as_declared(path) -> list[np.ndarray]:
         ("yuvj420p", None, 2),  # JPEG-style full range, untagged matrix
         ("yuv420p10le", 9, 1),  # BT.2020, limited, 10 bit
         ("nv12", 1, 1),
+        ("gbrp10le", None, None),  # RGB films (FFV1 of a scan or an editor's export)
+        ("bgr0", None, None),
     ],
 )
 def test_films_carry_the_networks_colour_in_every_matrix_and_range(tmp_path, pix_fmt, colorspace, color_range):
