@@ -132,7 +132,7 @@ def choose_pixel_format(codec: str, in_format: str, width: int, height: int) -> 
     return max(formats, key=rank)
 
 
-def colour_matrix(colorspace: int, height: int) -> tuple[str, int]:
+def color_matrix(colorspace: int, height: int) -> tuple[str, int]:
     """(matrix name for ``color.rgb_to_chroma``, AVColorSpace tag to write).
 
     Untagged video gets what players assume: BT.709 for HD, BT.601 for SD;

@@ -66,7 +66,7 @@ def _requantize(y: np.ndarray, bits: int, out_bits: int) -> np.ndarray:
     return ((y.astype(np.uint32) + half) >> (bits - out_bits)).clip(0, (1 << out_bits) - 1).astype(dtype)
 
 
-class FrameColourer:
+class FrameColorizer:
     """Turns batches of decoded frames into coloured frames of ``layout``.
 
     With a smoother, the network need not see every frame: within a shot, a
@@ -96,7 +96,7 @@ class FrameColourer:
         self._frames_seen = 0  # with a smoother: frames before this batch
         self._last_key: tuple[int, torch.Tensor] | None = None  # (frame number, its network a/b)
 
-    def colour(self, frames: list[av.VideoFrame], smoother: Smoother | None) -> list[av.VideoFrame]:
+    def colorize(self, frames: list[av.VideoFrame], smoother: Smoother | None) -> list[av.VideoFrame]:
         if not frames:
             return []
         lay = self.layout

@@ -300,9 +300,9 @@ def grey_rgb(pixels: np.ndarray) -> np.ndarray:
     return np.clip(cv2.cvtColor(lab, cv2.COLOR_LAB2RGB) * peak + 0.5, 0, peak).astype(pixels.dtype)
 
 
-def side_by_side(pixels: np.ndarray, colour: np.ndarray) -> np.ndarray:
+def side_by_side(pixels: np.ndarray, colored: np.ndarray) -> np.ndarray:
     """grey | colour, (H, 2W, 3), from the input picture and its colour version."""
-    return np.concatenate([grey_rgb(pixels), colour[..., :3]], axis=1)
+    return np.concatenate([grey_rgb(pixels), colored[..., :3]], axis=1)
 
 
 # ------------------------------------------------------------------ batches
@@ -426,14 +426,14 @@ def colorize_file(colorizer: Colorizer | None, job: Job, opts: ImageOptions) -> 
         return JobResult(job, False, job.error or "no colorizer")
     try:
         pic = read_picture(job.src, opts.max_megapixels)
-        colour = colorizer.colorize(pic.pixels)
+        colored = colorizer.colorize(pic.pixels)
         assert job.dst is not None
         job.dst.parent.mkdir(parents=True, exist_ok=True)
-        write_picture(job.dst, replace(pic, pixels=colour))
+        write_picture(job.dst, replace(pic, pixels=colored))
         outputs = [job.dst]
         if opts.compare:
             cmp = compare_path(job.dst)
-            write_picture(cmp, replace(pic, pixels=side_by_side(pic.pixels, colour)))
+            write_picture(cmp, replace(pic, pixels=side_by_side(pic.pixels, colored)))
             outputs.append(cmp)
         h, w = pic.pixels.shape[:2]
         return JobResult(job, True, megapixels=h * w / 1e6, outputs=outputs)

@@ -6,7 +6,7 @@ film:
 1. a thread demuxes and decodes (FFmpeg's own threads inside), passing
    frames on and the packets of every other stream untouched;
 2. a thread shrinks each frame's luma plane to the network's size, colorizes
-   the key frames of each batch (see frames.FrameColourer), smooths a/b over
+   the key frames of each batch (see frames.FrameColorizer), smooths a/b over
    time, carrying colour along the motion to the frames between, and builds
    output frames from the SOURCE luma plane plus new chroma planes (only
    chroma is upsampled);
@@ -41,7 +41,7 @@ from .encoding import (
     RANGE_MPEG,
     X264_PRESETS,
     choose_pixel_format,
-    colour_matrix,
+    color_matrix,
     container_takes,
     describe,
     ffmpeg_writes,
@@ -218,7 +218,7 @@ class Pipeline:
         self.out_format = choose_pixel_format(self.opts.codec, self.in_format, self.width, self.height)
         if PLANAR[self.out_format][:3] != (src_bits, sx, sy):
             self.report.notices.append(f"{self.opts.codec}: written as {self.out_format} (source {self.in_format})")
-        self.matrix, self.out_space = colour_matrix(self.vin.codec_context.colorspace, self.height)
+        self.matrix, self.out_space = color_matrix(self.vin.codec_context.colorspace, self.height)
         hdr = HDR_TRANSFERS.get(self.vin.codec_context.color_trc)
         if hdr:
             self.report.warnings.append(
@@ -228,10 +228,10 @@ class Pipeline:
             self.report.warnings.append(
                 "source uses BT.2020 constant luminance, which filmcolor writes as non-constant: colour will be off")
         # torch comes with these: imported when a film is run, not for --help
-        from .frames import FrameColourer, FrameLayout
+        from .frames import FrameColorizer, FrameLayout
 
         layout = FrameLayout(self.width, self.height, self.out_format, self.matrix, self.out_space, self.in_full_range)
-        self.colourer = FrameColourer(self.colorizer, layout, self.opts.batch_size, self.report.notices,
+        self.frame_colorizer = FrameColorizer(self.colorizer, layout, self.opts.batch_size, self.report.notices,
                                       key_interval=self.opts.key_interval)
         if fmt_name == "avi":
             self._check_steady_rate()
@@ -484,7 +484,7 @@ class Pipeline:
                 if item is _END or (item[0] == "frame" and len(batch) + 1 >= self.opts.batch_size):
                     if item is not _END:
                         batch.append(item[1])
-                    for frame in self._colour_frames(batch, smoother):
+                    for frame in self._colorize_frames(batch, smoother):
                         out.put(("frame", frame))
                     batch = []
                     if item is _END:
@@ -504,10 +504,10 @@ class Pipeline:
         finally:
             torch.set_num_threads(threads)
 
-    def _colour_frames(self, frames: list, smoother: Smoother | None) -> list:
-        out = self.colourer.colour(frames, smoother)
-        self.report.batch_size = self.colourer.batch_size
-        self.report.carried = self.colourer.carried
+    def _colorize_frames(self, frames: list, smoother: Smoother | None) -> list:
+        out = self.frame_colorizer.colorize(frames, smoother)
+        self.report.batch_size = self.frame_colorizer.batch_size
+        self.report.carried = self.frame_colorizer.carried
         return out
 
     # ------------------------------------------------------------ main
@@ -585,17 +585,17 @@ class Pipeline:
                                        "the film now starts at 0")
 
         size = max(2, self.opts.queue_batches) * self.opts.batch_size
-        decoded, coloured = _Pipe(size, self.stop), _Pipe(size, self.stop)
+        decoded, colored = _Pipe(size, self.stop), _Pipe(size, self.stop)
         workers = [
             threading.Thread(target=self._decode, args=(decoded,), daemon=True, name="filmcolor-decode"),
-            threading.Thread(target=self._colorize, args=(decoded, coloured), daemon=True, name="filmcolor-colour"),
+            threading.Thread(target=self._colorize, args=(decoded, colored), daemon=True, name="filmcolor-colour"),
         ]
         try:  # started inside: an interrupt between two starts must still join the first
             for t in workers:
                 t.start()
             while True:
                 try:
-                    item = coloured.get()
+                    item = colored.get()
                 except _Stop:
                     break
                 if item is _END:

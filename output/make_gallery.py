@@ -49,8 +49,8 @@ def photos(colorizer: Colorizer) -> list[str]:
     made = []
     for src in sorted((REPO / "samples").glob("*.jpg")):
         grey = read_picture(src).pixels
-        colour = colorizer.colorize(grey)
-        panels = [label(np.dstack([grey] * 3), "grey"), label(colour, "filmcolor")]
+        colored = colorizer.colorize(grey)
+        panels = [label(np.dstack([grey] * 3), "grey"), label(colored, "filmcolor")]
         truth = REPO / "samples" / "truth" / src.name
         if truth.exists():
             panels.append(label(read_picture(truth).pixels, "truth"))
@@ -68,10 +68,10 @@ def film() -> None:
         grey = Path(tmp) / "grey.mkv"
         write_grey(truth, grey, 25)
         colorize_video(colorizer, grey, OUT / "bikes_color.mp4", VideoOptions(crf=26, preset="slow"))
-    colour = decode_rgb(OUT / "bikes_color.mp4")
+    colored = decode_rgb(OUT / "bikes_color.mp4")
     picks = [20, 90, 160, 230]
     top = np.concatenate([np.dstack([cv2.cvtColor(truth[i], cv2.COLOR_RGB2GRAY)] * 3) for i in picks], axis=1)
-    bottom = np.concatenate([colour[i] for i in picks], axis=1)
+    bottom = np.concatenate([colored[i] for i in picks], axis=1)
     strip = fit_height(np.concatenate([top, bottom], axis=0), 360)
     cv2.imwrite(str(OUT / "bikes_strip.jpg"), cv2.cvtColor(strip, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 88])
 

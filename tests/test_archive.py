@@ -298,14 +298,14 @@ def test_deinterlace_makes_a_progressive_film(tiny_model, tmp_path, interlaced):
     assert {f["interlaced_frame"] for f in frames} == {0}
 
 
-def test_colour_does_not_comb_between_fields(tiny_model, tmp_path, interlaced):
+def test_color_does_not_comb_between_fields(tiny_model, tmp_path, interlaced):
     # the luma keeps the source's two fields (combed where things move); the colour, made from
     # the whole frame at low resolution, must be one picture
     dst = tmp_path / "o.mkv"
     colorize(tiny_model, interlaced["tff"], dst, "--codec", "ffv1")
     luma = [comb(y) for y in lumas(dst)]
-    colour = [comb(c) for c in chroma_planes(dst)]
-    assert min(luma) > 5 * max(colour), (min(luma), max(colour))
+    colored = [comb(c) for c in chroma_planes(dst)]
+    assert min(luma) > 5 * max(colored), (min(luma), max(colored))
 
 
 @pytest.mark.parametrize("suffix,track", [(".mov", True), (".mp4", True), (".mkv", False)])
@@ -347,7 +347,7 @@ def test_a_variable_rate_film_is_refused_for_avi_before_any_work(tiny_model, tmp
     assert sorted(p.name for p in tmp_path.iterdir()) == ["vfr.mkv"]
 
 
-def test_cover_art_stays_cover_art_and_is_not_what_gets_coloured(tiny_model, tmp_path):
+def test_cover_art_stays_cover_art_and_is_not_what_gets_colored(tiny_model, tmp_path):
     from PIL import Image
 
     Image.new("RGB", (64, 64), (200, 30, 30)).save(tmp_path / "cover.jpg")

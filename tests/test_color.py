@@ -66,7 +66,7 @@ def test_ab_scaling_round_trip():
     assert color.l_to_net(torch.tensor([0.0, 50.0, 100.0])).tolist() == [-1.0, 0.0, 1.0]
 
 
-def test_clamp_ab_brings_colours_into_gamut_and_keeps_hue():
+def test_clamp_ab_brings_colors_into_gamut_and_keeps_hue():
     g = torch.Generator().manual_seed(0)
     L = torch.rand(1, 1, 32, 32, generator=g) * 100
     ab = (torch.rand(1, 2, 32, 32, generator=g) - 0.5) * 300
@@ -78,7 +78,7 @@ def test_clamp_ab_brings_colours_into_gamut_and_keeps_hue():
     assert cos.min() > 0.999  # same hue
 
 
-def test_clamp_ab_leaves_moderate_colours_alone():
+def test_clamp_ab_leaves_moderate_colors_alone():
     rgb = torch.from_numpy(random_rgb(1024)).permute(2, 0, 1) * 0.6 + 0.2
     lab = color.rgb_to_lab(rgb)
     out = color.clamp_ab(lab[:1], lab[1:])

@@ -50,7 +50,7 @@ def test_colorize_keeps_size_depth_alpha_and_lightness(colorizer, photo, kind):
     assert np.percentile(diff, 99) < 2.0
 
 
-def test_colour_input_is_recoloured_from_its_lightness(colorizer, photo):
+def test_color_input_is_recolored_from_its_lightness(colorizer, photo):
     toned = photo.copy()
     toned[..., 2] = toned[..., 2] // 3  # a strong yellow cast
     a = colorizer.colorize(toned)

@@ -79,7 +79,7 @@ class Painter(torch.nn.Module):
         return (sign * torch.tensor([20.0, -20.0])).view(1, 2, 1, 1).expand(n, 2, h, w).contiguous()
 
 
-def test_temporal_measures_tell_flicker_from_steady_colour(tmp_path):
+def test_temporal_measures_tell_flicker_from_steady_color(tmp_path):
     from filmcolor import Colorizer, ColorizerConfig
     from filmcolor.checkpoint import ModelInfo
     from filmcolor.evaluate import EvalOptions, evaluate_video

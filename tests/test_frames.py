@@ -9,7 +9,7 @@ import pytest
 import torch
 from media import scene
 
-from filmcolor.frames import FrameColourer, FrameLayout
+from filmcolor.frames import FrameColorizer, FrameLayout
 from filmcolor.temporal import Smoother
 
 W, H = 96, 64
@@ -40,15 +40,15 @@ def grey_frames(n: int, cut_at: int | None = None) -> list[av.VideoFrame]:
     return frames
 
 
-def colour_all(frames, key_interval, batch_size=8):
+def colorize_all(frames, key_interval, batch_size=8):
     painter = LightnessPainter()
-    colourer = FrameColourer(painter, FrameLayout(W, H, "yuv420p", "bt709", 1, False), batch_size, [],
+    frame_colorizer = FrameColorizer(painter, FrameLayout(W, H, "yuv420p", "bt709", 1, False), batch_size, [],
                              key_interval=key_interval)
     smoother = Smoother()
     out = []
     for i in range(0, len(frames), batch_size):
-        out += colourer.colour(frames[i : i + batch_size], smoother)
-    return out, painter, colourer, smoother
+        out += frame_colorizer.colorize(frames[i : i + batch_size], smoother)
+    return out, painter, frame_colorizer, smoother
 
 
 def cr(frame: av.VideoFrame) -> np.ndarray:
@@ -67,21 +67,21 @@ def disc_mask(i: int, grow: int = -5) -> np.ndarray:
 @pytest.mark.parametrize(("key_interval", "batch_size"), [(2, 8), (4, 8), (4, 3), (3, 1)])
 def test_network_sees_one_frame_in_key_interval(key_interval, batch_size):
     frames = grey_frames(32)
-    out, painter, colourer, _ = colour_all(frames, key_interval, batch_size)
+    out, painter, frame_colorizer, _ = colorize_all(frames, key_interval, batch_size)
     assert len(out) == 32 and [f.pts for f in out] == list(range(32))
     assert painter.seen == pytest.approx(32 / key_interval, abs=2)
-    assert colourer.carried == 32 - painter.seen
+    assert frame_colorizer.carried == 32 - painter.seen
 
 
 def test_key_interval_one_runs_the_network_on_every_frame():
-    out, painter, colourer, _ = colour_all(grey_frames(12), 1)
-    assert painter.seen == 12 and colourer.carried == 0
+    out, painter, frame_colorizer, _ = colorize_all(grey_frames(12), 1)
+    assert painter.seen == 12 and frame_colorizer.carried == 0
 
 
 def test_a_shot_starts_with_the_network_and_nothing_crosses_the_cut():
     frames = grey_frames(24, cut_at=13)  # 13 is neither a batch start nor a multiple of 4
-    carried, painter, _, smoother = colour_all(frames, 4)
-    every, _, _, _ = colour_all(frames, 1)
+    carried, painter, _, smoother = colorize_all(frames, 4)
+    every, _, _, _ = colorize_all(frames, 1)
     assert smoother.cuts == 1
     # the first frame after the cut is the network's own colour, whatever came before
     assert np.array_equal(cr(carried[13]), cr(every[13]))
@@ -89,10 +89,10 @@ def test_a_shot_starts_with_the_network_and_nothing_crosses_the_cut():
     assert painter.seen < 24
 
 
-def test_carried_frames_keep_the_moving_object_in_its_own_colour():
+def test_carried_frames_keep_the_moving_object_in_its_own_color():
     frames = grey_frames(24)
-    out, _, colourer, _ = colour_all(frames, 4)
-    assert colourer.carried > 12
+    out, _, frame_colorizer, _ = colorize_all(frames, 4)
+    assert frame_colorizer.carried > 12
     for i in range(4, 24):
         disc = disc_mask(i)
         c = cr(out[i])
@@ -107,7 +107,7 @@ def test_carried_frames_keep_the_moving_object_in_its_own_colour():
 
 def test_key_interval_must_be_positive():
     with pytest.raises(ValueError, match="key_interval"):
-        FrameColourer(LightnessPainter(), FrameLayout(W, H, "yuv420p", "bt709", 1, False), 8, [], key_interval=0)
+        FrameColorizer(LightnessPainter(), FrameLayout(W, H, "yuv420p", "bt709", 1, False), 8, [], key_interval=0)
 
 
 @pytest.mark.parametrize("fmt,bits", [("nv12", 8), ("p010le", 10), ("yuv420p16le", 12), ("rgb48le", 12)])

@@ -79,7 +79,7 @@ def test_lite_encoder_matches_reference_implementation(variant):
 
 
 @pytest.mark.parametrize("kind", ["regression", "classify"])
-def test_chroma_gain_scales_the_decoded_colour(kind):
+def test_chroma_gain_scales_the_decoded_color(kind):
     torch.manual_seed(0)
     net = model.build("unet", {"channels": [8, 16, 16, 16, 16], "head": {"kind": kind}}).eval()
     x = torch.rand(1, 1, 32, 32) * 2 - 1
@@ -92,7 +92,7 @@ def test_chroma_gain_scales_the_decoded_colour(kind):
 
 
 @pytest.mark.parametrize("arch,params", [("unet", {"channels": [8, 16, 16, 16, 16]}), ("effunet", {"encoder": "lite0"})])
-def test_fused_batchnorm_gives_the_same_colour(arch, params):
+def test_fused_batchnorm_gives_the_same_color(arch, params):
     torch.manual_seed(0)
     net = model.build(arch, {**params, "head": {"kind": "classify"}})
     for m in net.modules():  # BatchNorm with real statistics, not the identity it starts as

@@ -46,7 +46,7 @@ def test_cut_resets_history_exactly():
     assert np.array_equal(out, ab)  # no colour from before the cut
 
 
-def test_moving_object_keeps_its_own_colour():
+def test_moving_object_keeps_its_own_color():
     sm = Smoother(SmoothConfig(strength=0.9))
     for t in range(8):
         L = frame(t)

@@ -70,7 +70,7 @@ def test_colorizer_puts_the_networks_a_and_b_where_they_belong():
 
 
 @pytest.mark.parametrize("name,bits", [("p.jpg", 8), ("p.png", 16), ("p.tif", 8), ("p.tif", 16)])
-def test_filmcolor_image_writes_the_networks_colour(tmp_path, monkeypatch, name, bits):
+def test_filmcolor_image_writes_the_networks_color(tmp_path, monkeypatch, name, bits):
     monkeypatch.setattr(Colorizer, "load", classmethod(lambda cls, *a, **k: constant_colorizer()))
     src = tmp_path / name
     grey = grey_ramp(bits=bits)
@@ -116,7 +116,7 @@ def decode_as_declared(path) -> list[np.ndarray]:
         ("bgr0", None, None),
     ],
 )
-def test_films_carry_the_networks_colour_in_every_matrix_and_range(tmp_path, pix_fmt, colorspace, color_range):
+def test_films_carry_the_networks_color_in_every_matrix_and_range(tmp_path, pix_fmt, colorspace, color_range):
     src = make_clip(tmp_path / "in.mkv", frames=6, size=(128, 96), codec="libx264" if pix_fmt in ("nv12", "yuvj420p") else "ffv1",
                     pix_fmt=pix_fmt, colorspace=colorspace, color_range=color_range)
     out = tmp_path / "out.mkv"  # the source's own colour is replaced: only its luma is used

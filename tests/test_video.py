@@ -75,7 +75,7 @@ def test_ten_bit_stays_ten_bit(colorizer, tmp_path):
         assert a.dtype == np.uint16 and np.array_equal(a, b)
 
 
-def test_colour_tags_rotation_and_aspect_are_kept(colorizer, tmp_path):
+def test_color_tags_rotation_and_aspect_are_kept(colorizer, tmp_path):
     src = make_clip(tmp_path / "in.mp4", frames=6, colorspace=1, rotation=90, sar=Fraction(4, 3), color_range=2)
     dst = tmp_path / "out.mp4"
     colorize_video(colorizer, src, dst, fast())
@@ -319,27 +319,27 @@ def test_missing_output_folder(colorizer, tmp_path):
         colorize_video(colorizer, src, tmp_path / "nope" / "out.mp4")
 
 
-def test_decoder_never_runs_far_ahead_of_the_colour_stage(colorizer, tmp_path, monkeypatch):
+def test_decoder_never_runs_far_ahead_of_the_color_stage(colorizer, tmp_path, monkeypatch):
     """Bounded queues: memory does not grow with the film, however slow the network."""
     import time
 
     src = make_clip(tmp_path / "in.mp4", frames=60)
     count = {"emitted": 0, "coloured": 0}
     lags = []
-    real_emit, real_colour = Pipeline._emit, Pipeline._colour_frames
+    real_emit, real_colorize = Pipeline._emit, Pipeline._colorize_frames
 
     def emit(self, pipe, graph, frame, t):
         count["emitted"] += 1
         real_emit(self, pipe, graph, frame, t)
 
-    def slow_colour(self, frames, smoother):
+    def slow_colorize(self, frames, smoother):
         time.sleep(0.05)  # a slow network: the decoder must wait, not pile up frames
         count["coloured"] += len(frames)
         lags.append(count["emitted"] - count["coloured"])
-        return real_colour(self, frames, smoother)
+        return real_colorize(self, frames, smoother)
 
     monkeypatch.setattr(Pipeline, "_emit", emit)
-    monkeypatch.setattr(Pipeline, "_colour_frames", slow_colour)
+    monkeypatch.setattr(Pipeline, "_colorize_frames", slow_colorize)
     report = colorize_video(colorizer, src, tmp_path / "o.mp4", fast(batch_size=4, queue_batches=2))
     assert report.frames == 60
     # frames decoded but not yet coloured: at most the queue (2 batches = 8) and
@@ -468,7 +468,7 @@ def test_cli_ctrl_c_exits_130_and_leaves_nothing(tiny_model, tmp_path, monkeypat
     def boom(self, frames, smoother):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(Pipeline, "_colour_frames", boom)
+    monkeypatch.setattr(Pipeline, "_colorize_frames", boom)
     r = CliRunner().invoke(main, ["video", str(src), str(tmp_path / "o.mp4"), "--model", str(tiny_model), "--size", "64"])
     assert r.exit_code == 130
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mp4"]
@@ -545,7 +545,7 @@ def test_no_stage_outlives_the_run(colorizer, tmp_path, monkeypatch):
         finished.append(True)
         return []
 
-    monkeypatch.setattr(Pipeline, "_colour_frames", slow_then_stopped)
+    monkeypatch.setattr(Pipeline, "_colorize_frames", slow_then_stopped)
     try:
         colorize_video(colorizer, src, tmp_path / "o.mkv", fast())
     except Exception:

@@ -185,12 +185,12 @@ def evaluate_decodings(net, loss_fn, val_lab: torch.Tensor, batch_size: int, dev
     rows = []
     for temperature, gain in decodings:
         cfg.temperature, cfg.chroma_gain = temperature, gain
-        psnr = colourful = 0.0
+        psnr = colorful = 0.0
         for L, truth, out in batches:
             pred = _rgb_from_output(net, out, L)
             psnr += metrics.psnr(pred, truth).sum().item()
-            colourful += metrics.colorfulness(pred).sum().item()
-        rows.append({**{k: v / n for k, v in fixed.items()}, "psnr": psnr / n, "colorfulness": colourful / n})
+            colorful += metrics.colorfulness(pred).sum().item()
+        rows.append({**{k: v / n for k, v in fixed.items()}, "psnr": psnr / n, "colorfulness": colorful / n})
     cfg.temperature, cfg.chroma_gain = kept
     return rows
 
