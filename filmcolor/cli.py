@@ -178,6 +178,14 @@ def video(src, dst, codec, crf, preset, batch_size, no_smooth, key_interval, dei
     """Colorize a film IN into OUT: every frame and timestamp kept, sound and subtitles copied."""
     from .video import VideoOptions, check_paths, colorize_video
 
+    if debug:  # FFmpeg's own messages (PyAV keeps them quiet by default), for the traceback that follows
+        import logging
+
+        import av
+
+        logging.basicConfig(format="%(name)s: %(message)s")
+        av.logging.set_level(av.logging.WARNING)
+
     _check_video_options(codec, crf, no_smooth)
     if src.is_file() and not dst.parent.is_dir():  # as `filmcolor image -o` does
         try:

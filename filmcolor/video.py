@@ -543,6 +543,12 @@ class Pipeline:
                     raise
                 # the disk filled, a quota or file-size limit, a network share gone...
                 raise OutputError(f"cannot write {self.dst}: {e.strerror or e}") from None
+            except av.FFmpegError as e:
+                if any(e is err for err in self.errors):
+                    raise
+                # a muxer or encoder refusing what it was given: a filmcolor bug or an odd source
+                raise OutputError(f"FFmpeg refused to write {self.dst.name} ({e.strerror or e}); "
+                                  "--debug shows FFmpeg's own message") from e
             return self.report
         finally:
             if os.path.exists(tmp):

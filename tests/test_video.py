@@ -512,6 +512,20 @@ def test_a_missing_film_is_answered_before_the_model_loads(tmp_path):
     assert r.exit_code == 1 and r.output.strip() == f"error: {tmp_path / 'in.mp4'}: no such file"
 
 
+def test_what_ffmpeg_refuses_to_write_is_one_line_naming_the_output(tiny_model, tmp_path, monkeypatch):
+    from filmcolor.timestamps import Retimer
+
+    times = iter(range(1000, 0, -100))
+    monkeypatch.setattr(Retimer, "place", lambda self, t: next(times))  # a bug: times that run backwards
+    src = make_clip(tmp_path / "in.mp4", frames=10)
+    r = CliRunner().invoke(main, ["video", str(src), str(tmp_path / "o.mp4"), "--model", str(tiny_model),
+                                  "--size", "64", "-q"])
+    assert r.exit_code == 1
+    assert r.output.startswith(f"error: {src}: FFmpeg refused to write o.mp4 (")
+    assert "--debug shows FFmpeg's own message" in r.output and ".part" not in r.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mp4"]
+
+
 def test_a_full_disk_is_one_line_naming_the_output(tiny_model, tmp_path):
     import resource
     import signal
