@@ -110,11 +110,18 @@ def main() -> None:
 @click.option("--compare", is_flag=True, help="Also write <name>_color_compare.<ext> (or OUT with _compare): grey | colour side by side.")
 @click.option("--max-megapixels", default=250.0, type=click.FloatRange(min=0.01),
               help="Refuse larger pictures (they need about 8 bytes a pixel).")
+@click.option("--reference", "reference_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="A colour photo whose palette the colour is steered toward (the same place, a similar scene).")
+@click.option("--reference-strength", default=1.0, type=click.FloatRange(min=0.0),
+              help="How far toward the reference's palette: 0 none, 1 its palette taken over.")
 @model_options
 @guarded
-def image(inputs, output, recursive, compare, max_megapixels, model_path, device, size, quiet, debug):
+def image(inputs, output, recursive, compare, max_megapixels, reference_path, reference_strength, model_path, device,
+          size, quiet, debug):
     """Colorize photos: files and folders of JPEG, PNG (8/16-bit), TIFF, WebP, BMP."""
-    from .images import ImageOptions, colorize_file, plan_jobs
+    from .images import ImageOptions, colorize_file, plan_jobs, read_reference
+
+    reference = read_reference(reference_path, max_megapixels) if reference_path else None
 
     earlier: list[Path] = []
     jobs = plan_jobs(list(inputs), output, recursive, earlier)
@@ -129,6 +136,11 @@ def image(inputs, output, recursive, compare, max_megapixels, model_path, device
     # a batch of names that are all wrong is answered without loading the model
     colorizer = load_colorizer(model_path, device, size) if any(j.error is None for j in jobs) else None
     opts = ImageOptions(compare=compare, max_megapixels=max_megapixels)
+    if reference is not None and colorizer is not None:
+        try:
+            opts.reference = colorizer.reference(reference, reference_strength)
+        except FilmcolorError as e:
+            raise type(e)(f"reference {reference_path}: {e}") from None
     start, done, megapixels, failed = time.perf_counter(), 0, 0.0, []
     with tqdm(jobs, unit="picture", disable=quiet or len(jobs) == 1, file=sys.stderr) as bar:
         for job in bar:

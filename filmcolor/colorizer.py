@@ -22,6 +22,8 @@ import torch.nn.functional as F
 
 from . import checkpoint, color, model
 from .checkpoint import ModelInfo
+from .reference import Reference, make_reference, steer_ab
+from .reference import bin_bias as bias_for
 
 STRIP_ROWS = 512  # full-size rows recombined at a time: bounds memory for huge images
 
@@ -119,14 +121,23 @@ class Colorizer:
 
     # -------------------------------------------------------------- small size
 
+    def reference(self, rgb: np.ndarray, strength: float = 1.0) -> Reference:
+        """A reference photo's palette for :meth:`colorize` and :meth:`ab_small`.
+
+        rgb: (H, W, 3|4) uint8 or uint16 colour picture. Raises InputError if it is grey.
+        """
+        head = self.net.head
+        return make_reference(rgb, head.ab_centres if head.cfg.kind == "classify" else None, strength)
+
     @torch.inference_mode()
-    def ab_small(self, L: torch.Tensor, clamp: bool = True) -> torch.Tensor:
+    def ab_small(self, L: torch.Tensor, clamp: bool = True, reference: Reference | None = None) -> torch.Tensor:
         """Colour for a batch of lightness planes at the network's size.
 
         L: (N, 1, h, w) float in [0, 100], any h, w (padded inside to multiples
         of 32). Returns (N, 2, h, w) float32 a/b in LAB units on L's device,
         gamut-clamped against L unless ``clamp`` is False (for callers that
         clamp later anyway). Holds one batch: split long sequences outside.
+        ``reference`` steers every picture of the batch toward its palette.
         """
         color.check_image(L, 1, "L")
         n, _, h, w = L.shape
@@ -138,23 +149,37 @@ class Colorizer:
         if self.device.type == "cpu":
             x = x.contiguous(memory_format=torch.channels_last)
         with self._autocast:
-            ab = self.net.predict_ab(x)  # (N, 2, H', W') at the network's output stride
+            if reference is None:
+                ab = self.net.predict_ab(x)  # (N, 2, H', W') at the network's output stride
+            else:
+                ab = self._steered(x, reference)
         ab = F.interpolate(ab.float(), size=(h + ph, w + pw), mode="bilinear", align_corners=False)
         ab = ab[..., :h, :w]
         if clamp:
             ab = color.clamp_ab(L.to(ab.device, torch.float32), ab)
         return ab.to(L.device)
 
+    def _steered(self, x: torch.Tensor, ref: Reference) -> torch.Tensor:
+        head = self.net.head
+        out = self.net(x)
+        if head.cfg.kind == "classify":
+            return head.to_ab(out, bias_for(head.bin_logits(out), ref))
+        return steer_ab(head.to_ab(out), ref)
+
     # ------------------------------------------------------------ still images
 
-    def colorize(self, image: np.ndarray) -> np.ndarray:
+    def colorize(self, image: np.ndarray, reference: np.ndarray | Reference | None = None) -> np.ndarray:
         """Colour version of one picture, same size and depth.
 
         image: (H, W) grey, (H, W, 3) RGB or (H, W, 4) RGBA; uint8 or uint16.
         Colour input is re-coloured from its lightness. Returns (H, W, 3) RGB,
         or (H, W, 4) with the alpha untouched when the input had alpha (grey +
         alpha comes as (H, W, 2) and goes out as RGBA), in the input's dtype.
+        reference: a colour picture (RGB array, strength 1) or a
+        :meth:`reference` whose palette the colour is steered toward.
         """
+        if reference is not None and not isinstance(reference, Reference):
+            reference = self.reference(reference)
         if image.dtype not in (np.uint8, np.uint16):
             raise ValueError(f"image: expected uint8 or uint16. Got {image.dtype}")
         if image.ndim == 3 and image.shape[2] == 1:
@@ -170,7 +195,7 @@ class Colorizer:
         hs, ws = small_shape(h, w, self.size)
         small = shrink(pixels, hs, ws)
         L_small = torch.from_numpy(_lightness(small)).view(1, 1, hs, ws)
-        ab = self.ab_small(L_small)[0].cpu().numpy()  # (2, hs, ws)
+        ab = self.ab_small(L_small, reference=reference)[0].cpu().numpy()  # (2, hs, ws)
 
         out = np.empty((h, w, 4 if alpha is not None else 3), dtype=image.dtype)
         ab_hwc = np.ascontiguousarray(ab.transpose(1, 2, 0))  # (hs, ws, 2)

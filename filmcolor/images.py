@@ -31,6 +31,7 @@ from .files import publish
 
 if TYPE_CHECKING:
     from .colorizer import Colorizer
+    from .reference import Reference
 
 _PILLOW_GUARD = threading.Lock()
 
@@ -74,6 +75,18 @@ class Picture:
     exif: bytes | None = None  # with orientation reset to 1
     icc: bytes | None = None
     dpi: tuple[float, float] | None = None  # scanning resolution, where the file gave one
+
+
+def read_reference(path: str | os.PathLike, max_megapixels: float = 250.0) -> np.ndarray:
+    """A reference photo's RGB pixels (H, W, 3|4), uint8 or uint16; InputError
+    naming it when it cannot be read or is grey."""
+    try:
+        pixels = read_picture(path, max_megapixels).pixels
+    except InputError as e:
+        raise InputError(f"reference {path}: {e}") from None
+    if pixels.ndim == 2 or pixels.shape[2] == 2:
+        raise InputError(f"reference {path}: has no colour to give (it is grey)")
+    return pixels
 
 
 def read_picture(path: str | os.PathLike, max_megapixels: float = 250.0) -> Picture:
@@ -321,6 +334,7 @@ class Job:
 class ImageOptions:
     compare: bool = False
     max_megapixels: float = 250.0
+    reference: Reference | None = None  # a colour photo's palette to steer toward (Colorizer.reference)
 
 
 def _is_own_output(p: Path) -> bool:
@@ -426,7 +440,7 @@ def colorize_file(colorizer: Colorizer | None, job: Job, opts: ImageOptions) -> 
         return JobResult(job, False, job.error or "no colorizer")
     try:
         pic = read_picture(job.src, opts.max_megapixels)
-        colored = colorizer.colorize(pic.pixels)
+        colored = colorizer.colorize(pic.pixels, opts.reference)
         assert job.dst is not None
         job.dst.parent.mkdir(parents=True, exist_ok=True)
         write_picture(job.dst, replace(pic, pixels=colored))

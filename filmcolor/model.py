@@ -83,17 +83,30 @@ class Head(nn.Module):
             return torch.tanh(self.conv(x))
         return self.conv(F.avg_pool2d(x, 2))
 
-    def to_ab(self, out: torch.Tensor) -> torch.Tensor:
-        """Raw head output (B, C, h, w) -> a/b (B, 2, h, w) float32 in LAB units."""
+    def bin_logits(self, out: torch.Tensor) -> torch.Tensor:
+        """Classify only: raw head output (B, Q, h, w) -> tempered logits (B, h, w, Q) float32.
+
+        Channels last: the network's output is channels-last on the CPU, where a
+        softmax over dim 1 runs 5x slower than over the last axis of this view.
+        """
+        return out.float().permute(0, 2, 3, 1) / self.cfg.temperature
+
+    def to_ab(self, out: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
+        """Raw head output (B, C, h, w) -> a/b (B, 2, h, w) float32 in LAB units.
+
+        bias: classify only, (B, Q) float32 added to each picture's tempered
+        logits before the softmax (a reference photo's palette: see reference.py).
+        """
         out = out.float()
         gain = self.cfg.chroma_gain
         if self.cfg.kind == "regression":
             ab = color.net_to_ab(out)
             return ab * gain if gain != 1 else ab
-        # softmax along the last axis of an (B, h, w, Q) view: the network's output
-        # is channels-last on the CPU, where softmax over dim 1 runs 5x slower;
-        # the expectation over bins is then a 1x1 convolution (10x faster than einsum)
-        prob = torch.softmax(out.permute(0, 2, 3, 1) / self.cfg.temperature, dim=-1).permute(0, 3, 1, 2)
+        logits = self.bin_logits(out)
+        if bias is not None:
+            logits = logits + bias[:, None, None, :]
+        prob = torch.softmax(logits, dim=-1).permute(0, 3, 1, 2)
+        # the expectation over bins is a 1x1 convolution (10x faster than einsum)
         return F.conv2d(prob, gain * self.ab_centres.float().t()[:, :, None, None])
 
 

@@ -1,0 +1,117 @@
+"""Colour from a reference photo (filmcolor/reference.py, `--reference`)."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+from PIL import Image
+
+from filmcolor import Colorizer, ColorizerConfig, checkpoint, model
+from filmcolor.checkpoint import ModelInfo
+from filmcolor.cli import main
+from filmcolor.errors import InputError
+from filmcolor.reference import bin_bias, make_reference, steer_ab
+
+
+def plain(rgb, h=48, w=64) -> np.ndarray:
+    return np.full((h, w, 3), rgb, np.uint8)
+
+
+def lab_ab(rgb: tuple) -> np.ndarray:
+    return cv2.cvtColor(np.array([[rgb]], np.float32) / 255, cv2.COLOR_RGB2LAB)[0, 0, 1:]
+
+
+@pytest.fixture(scope="module")
+def classify_colorizer() -> Colorizer:
+    torch.manual_seed(0)
+    net = model.build("unet", {"channels": [8, 16, 16, 32, 32], "head": {"kind": "classify", "temperature": 1.0}})
+    return Colorizer(net, ModelInfo(arch="unet", params=model.config_to_dict(net.cfg), train_size=64),
+                     ColorizerConfig(size=64, device="cpu"))
+
+
+def test_a_reference_palette_is_its_colours_on_the_models_bins(classify_colorizer):
+    ref = classify_colorizer.reference(plain((200, 40, 40)))
+    centres = classify_colorizer.net.head.ab_centres
+    assert ref.hist is not None and ref.hist.shape == (len(centres),)
+    assert float(ref.hist.sum()) == pytest.approx(1.0, abs=1e-5)
+    red = torch.from_numpy(lab_ab((200, 40, 40)))
+    assert torch.linalg.norm(centres[int(ref.hist.argmax())] - red) < 8  # the red's own bin, or next to it
+    assert float(ref.hist.min()) > 0  # a colour the reference lacks is rare, not impossible
+
+
+@pytest.mark.parametrize("picture", [np.full((20, 20, 3), 128, np.uint8), np.full((20, 20), 128, np.uint8)])
+def test_a_grey_reference_is_refused(picture):
+    with pytest.raises(InputError, match="no colour to give"):
+        make_reference(picture, None)
+
+
+def test_the_reference_pulls_the_colour_toward_its_palette(classify_colorizer, photo):
+    grey = cv2.cvtColor(photo, cv2.COLOR_RGB2GRAY)
+    red, blue = plain((200, 40, 40)), plain((40, 60, 200))
+
+    def mean_ab(out):
+        return cv2.cvtColor(out.astype(np.float32) / 255, cv2.COLOR_RGB2LAB)[..., 1:].reshape(-1, 2).mean(0)
+
+    auto = classify_colorizer.colorize(grey)
+    to_red = mean_ab(classify_colorizer.colorize(grey, red))
+    to_blue = mean_ab(classify_colorizer.colorize(grey, blue))
+    want_red, want_blue = lab_ab((200, 40, 40)), lab_ab((40, 60, 200))
+    # each reference brings the picture's mean colour nearer its own than the other does
+    assert np.linalg.norm(to_red - want_red) < np.linalg.norm(to_blue - want_red)
+    assert np.linalg.norm(to_blue - want_blue) < np.linalg.norm(to_red - want_blue)
+    assert np.linalg.norm(to_red - want_red) < np.linalg.norm(mean_ab(auto) - want_red)
+    # strength 0: exactly the automatic colour
+    none = classify_colorizer.colorize(grey, classify_colorizer.reference(red, strength=0.0))
+    assert np.array_equal(none, auto)
+
+
+def test_a_reference_that_agrees_with_the_network_changes_nothing():
+    logits = torch.randn(2, 6, 5, 10)
+    marginal = torch.softmax(logits, -1).mean((1, 2))
+    ref = make_reference(plain((200, 40, 40)), torch.zeros(10, 2) + torch.arange(10.0)[:, None])
+    ref.hist = marginal[0] + 1e-4 / 10  # as if the reference held the picture's own palette (plus the floor)
+    bias = bin_bias(logits[:1], ref)
+    assert torch.allclose(bias - bias.mean(), torch.zeros_like(bias), atol=1e-3)
+
+
+def test_regression_models_are_moved_to_the_references_mean_and_spread():
+    ab = torch.randn(1, 2, 16, 16) * 3 + torch.tensor([5.0, -5.0]).view(1, 2, 1, 1)
+    ref = make_reference(plain((200, 40, 40)), None)
+    ref.std = torch.tensor([10.0, 4.0])
+    out = steer_ab(ab, ref)
+    assert torch.allclose(out.mean((2, 3))[0], ref.mean, atol=1e-3)
+    assert torch.allclose(out.std((2, 3))[0], ref.std, atol=1e-2)
+    ref.strength = 0.0
+    assert torch.allclose(steer_ab(ab, ref), ab, atol=1e-5)
+
+
+@pytest.fixture
+def classify_model(tmp_path, classify_colorizer):
+    path = tmp_path / "classify.safetensors"
+    net = classify_colorizer.net
+    checkpoint.save(path, model.build("unet", model.config_to_dict(net.cfg)),
+                    ModelInfo(arch="unet", params=model.config_to_dict(net.cfg), train_size=64))
+    return path
+
+
+def test_cli_reference(classify_model, tmp_path, photo):
+    src = tmp_path / "old.png"
+    Image.fromarray(cv2.cvtColor(photo, cv2.COLOR_RGB2GRAY)).save(src)
+    Image.fromarray(plain((200, 40, 40))).save(tmp_path / "red.png")
+
+    def run(*extra):
+        return CliRunner().invoke(main, ["image", str(src), "--model", str(classify_model), "-q", *map(str, extra)])
+
+    assert run("-o", tmp_path / "auto.png").exit_code == 0
+    r = run("-o", tmp_path / "red_out.png", "--reference", tmp_path / "red.png")
+    assert r.exit_code == 0, r.output
+    auto, red = (np.asarray(Image.open(tmp_path / n)).astype(int) for n in ("auto.png", "red_out.png"))
+    assert (red[..., 0] - red[..., 2]).mean() > (auto[..., 0] - auto[..., 2]).mean()
+    for bad, says in [(tmp_path / "none.jpg", "no such file"), (src, "has no colour to give")]:
+        r = run("-o", tmp_path / "x.png", "--reference", bad)
+        assert r.exit_code == 1 and r.output.strip() == f"error: reference {bad}: {says}" + (
+            " (it is grey)" if bad == src else ""), r.output
+        assert not (tmp_path / "x.png").exists()
