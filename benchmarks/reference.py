@@ -8,9 +8,13 @@ scored at full size against the original (`filmcolor evaluate`'s measures):
 
 - automatic: no reference;
 - true: the original colour photo itself as the reference (the upper bound);
-- similar: the next photo (in name order) of the same source folder, as an
-  archivist would give another shot of the same series; photos alone in their
-  folder are left out of this row;
+- same scene: the photo is cut in two, 60% and 40% of its long side; the
+  larger part is colorized and scored, the other part (no pixel in common,
+  the same place and light) is the reference: a stand-in for another shot of
+  the same place;
+- same collection: the next photo (in name order) of the same source folder,
+  as an archivist might give another photo of the same collection (here
+  mostly unrelated scenes); photos alone in their folder are left out;
 - wrong kind: the photo of another source whose mean a/b lies farthest from
   this one's (a beach for a forest): how much a bad reference can hurt.
 
@@ -37,6 +41,16 @@ def rgb8(path: Path) -> np.ndarray:
     return (px // 257).astype(np.uint8) if px.dtype == np.uint16 else px
 
 
+def cut(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(the larger 60% of a picture along its long side, the other 40%)."""
+    h, w = rgb.shape[:2]
+    if w >= h:
+        k = int(w * 0.6)
+        return np.ascontiguousarray(rgb[:, :k]), np.ascontiguousarray(rgb[:, k:])
+    k = int(h * 0.6)
+    return np.ascontiguousarray(rgb[:k]), np.ascontiguousarray(rgb[k:])
+
+
 def source_of(path: Path, roots: list[Path]) -> str:
     for root in roots:
         if root in path.parents:
@@ -48,7 +62,7 @@ def source_of(path: Path, roots: list[Path]) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--data", action="append", type=Path, help="folders of colour photos (repeatable)")
-    ap.add_argument("--strength", action="append", type=float, help="reference strength (repeatable; default 1)")
+    ap.add_argument("--strength", action="append", type=float, help="reference strength (repeatable; default 0.5)")
     ap.add_argument("--model", default=None)
     ap.add_argument("--limit", type=int, default=0, help="only the first N photos (a quick look)")
     args = ap.parse_args()
@@ -69,34 +83,39 @@ def main() -> None:
                 similar[p] = group[(i + 1) % len(group)]
     wrong = {p: max((q for q in photos if sources[q] != sources[p]),
                     key=lambda q: float(np.linalg.norm(mean_ab[q] - mean_ab[p]))) for p in photos}
-    auto = {}
-    for p in photos:
-        auto[p] = score(colorizer.colorize(truths[p]), truths[p])
+    auto = {p: score(colorizer.colorize(truths[p]), truths[p]) for p in photos}
     grey = {p: score(grey_rgb(truths[p]), truths[p]) for p in photos}
+    parts = {p: cut(truths[p]) for p in photos}
+    part_auto = {p: score(colorizer.colorize(parts[p][0]), parts[p][0]) for p in photos}
+    part_grey = {p: score(grey_rgb(parts[p][0]), parts[p][0]) for p in photos}
     print(f"{len(photos)} photos from {len(by_source)} sources; similar-scene pairs for {len(similar)}")
     print("| reference | strength | photos | PSNR (automatic, grey) | CIEDE2000 (automatic, grey) "
           "| colourfulness / truth | beats automatic: PSNR, CIEDE | worse than grey (PSNR) |")
     print("|---|---|---|---|---|---|---|---|")
-    for strength in args.strength or [1.0]:
-        for name, pick in (("true", {p: p for p in photos}), ("similar", similar), ("wrong kind", wrong)):
-            rows = []
+    for strength in args.strength or [0.5]:
+        for name, pick in (("true", {p: p for p in photos}), ("same scene", {p: p for p in photos}),
+                           ("same collection", similar), ("wrong kind", wrong)):
+            scene = name == "same scene"
+            target = {p: parts[p][0] if scene else truths[p] for p in pick}
+            auto_, grey_ = (part_auto, part_grey) if scene else (auto, grey)
+            got = {}
             for p, ref in pick.items():
-                s = score(colorizer.colorize(truths[p], colorizer.reference(truths[ref], strength)), truths[p])
-                rows.append((p, s))
-            ps = [p for p, _ in rows]
+                palette = colorizer.reference(parts[p][1] if scene else truths[ref], strength)
+                got[p] = score(colorizer.colorize(target[p], palette), target[p])
+            ps = list(got)
 
             def m(table, key, ps=ps):
                 return float(np.mean([table[p][key] for p in ps]))
 
-            got = {p: s for p, s in rows}
-            print(f"| {name} | {strength:g} | {len(rows)} "
-                  f"| {m(got, 'psnr'):.2f} ({m(auto, 'psnr'):.2f}, {m(grey, 'psnr'):.2f}) "
-                  f"| {m(got, 'ciede2000'):.2f} ({m(auto, 'ciede2000'):.2f}, {m(grey, 'ciede2000'):.2f}) "
-                  f"| {m(got, 'colorfulness'):.1f} / {m(auto, 'colorfulness_truth'):.1f} "
-                  f"| {sum(got[p]['psnr'] > auto[p]['psnr'] for p in ps)}, "
-                  f"{sum(got[p]['ciede2000'] < auto[p]['ciede2000'] for p in ps)} of {len(ps)} "
-                  f"| {sum(got[p]['psnr'] < grey[p]['psnr'] for p in ps)} "
-                  f"(automatic {sum(auto[p]['psnr'] < grey[p]['psnr'] for p in ps)}) |", flush=True)
+            base, flat = auto_, grey_
+            print(f"| {name} | {strength:g} | {len(ps)} "
+                  f"| {m(got, 'psnr'):.2f} ({m(base, 'psnr'):.2f}, {m(flat, 'psnr'):.2f}) "
+                  f"| {m(got, 'ciede2000'):.2f} ({m(base, 'ciede2000'):.2f}, {m(flat, 'ciede2000'):.2f}) "
+                  f"| {m(got, 'colorfulness'):.1f} / {m(base, 'colorfulness_truth'):.1f} "
+                  f"| {sum(got[p]['psnr'] > base[p]['psnr'] for p in ps)}, "
+                  f"{sum(got[p]['ciede2000'] < base[p]['ciede2000'] for p in ps)} of {len(ps)} "
+                  f"| {sum(got[p]['psnr'] < flat[p]['psnr'] for p in ps)} "
+                  f"(automatic {sum(base[p]['psnr'] < flat[p]['psnr'] for p in ps)}) |", flush=True)
 
 
 if __name__ == "__main__":

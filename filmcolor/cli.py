@@ -112,7 +112,7 @@ def main() -> None:
               help="Refuse larger pictures (they need about 8 bytes a pixel).")
 @click.option("--reference", "reference_path", type=click.Path(dir_okay=False, path_type=Path),
               help="A colour photo whose palette the colour is steered toward (the same place, a similar scene).")
-@click.option("--reference-strength", default=1.0, type=click.FloatRange(min=0.0),
+@click.option("--reference-strength", default=0.5, type=click.FloatRange(min=0.0),
               help="How far toward the reference's palette: 0 none, 1 its palette taken over.")
 @model_options
 @guarded
@@ -137,10 +137,7 @@ def image(inputs, output, recursive, compare, max_megapixels, reference_path, re
     colorizer = load_colorizer(model_path, device, size) if any(j.error is None for j in jobs) else None
     opts = ImageOptions(compare=compare, max_megapixels=max_megapixels)
     if reference is not None and colorizer is not None:
-        try:
-            opts.reference = colorizer.reference(reference, reference_strength)
-        except FilmcolorError as e:
-            raise type(e)(f"reference {reference_path}: {e}") from None
+        opts.reference = _palette(colorizer, reference_path, reference, reference_strength)
     start, done, megapixels, failed = time.perf_counter(), 0, 0.0, []
     with tqdm(jobs, unit="picture", disable=quiet or len(jobs) == 1, file=sys.stderr) as bar:
         for job in bar:
@@ -183,10 +180,15 @@ def image(inputs, output, recursive, compare, max_megapixels, reference_path, re
               help="Run the network on at most every Nth frame of a steady shot and carry colour "
                    "along the motion between (1: every frame; needs smoothing).")
 @click.option("--deinterlace", is_flag=True, help="Deinterlace (bwdif) before colorizing.")
+@click.option("--reference", "references", multiple=True, metavar="[TIME=]PHOTO",
+              help="A colour photo whose palette the colour is steered toward, from TIME (5:12, 1:02:03.5 or "
+                   "seconds; default 0) until the next reference. Repeatable.")
+@click.option("--reference-strength", default=0.5, type=click.FloatRange(min=0.0),
+              help="How far toward each reference's palette: 0 none, 1 its palette taken over.")
 @model_options
 @guarded
-def video(src, dst, codec, crf, preset, batch_size, no_smooth, key_interval, deinterlace, model_path, device, size,
-          quiet, debug):
+def video(src, dst, codec, crf, preset, batch_size, no_smooth, key_interval, deinterlace, references,
+          reference_strength, model_path, device, size, quiet, debug):
     """Colorize a film IN into OUT: every frame and timestamp kept, sound and subtitles copied."""
     from .video import VideoOptions, check_paths, colorize_video
 
@@ -210,7 +212,12 @@ def video(src, dst, codec, crf, preset, batch_size, no_smooth, key_interval, dei
         check_paths(src, dst, opts)  # before loading the model: a wrong name is answered at once
     except FilmcolorError as e:
         raise type(e)(f"{src}: {e}") from e
+    from .images import read_reference
+
+    given = [_time_and_photo(r) for r in references]
+    photos = [(t, path, read_reference(path)) for t, path in given]  # bad photos refused before the model loads
     colorizer = load_colorizer(model_path, device, size)
+    opts.references = tuple((t, _palette(colorizer, path, rgb, reference_strength)) for t, path, rgb in photos)
     bars: list[tqdm] = []
 
     def start(total: int) -> None:
@@ -241,6 +248,32 @@ def video(src, dst, codec, crf, preset, batch_size, no_smooth, key_interval, dei
             kept = f"; {report.carried} coloured along the motion" + kept
         click.echo(f"wrote {dst}: {report.frames} frames in {seconds:.1f} s "
                    f"({report.frames / max(seconds, 1e-9):.1f} fps){kept}", err=True)
+
+
+def _time_and_photo(text: str) -> tuple[float, Path]:
+    """'5:12=garden.jpg' -> (312.0, Path('garden.jpg')); a bare photo starts at 0."""
+    when, sep, photo = text.partition("=")
+    if not sep:
+        return 0.0, Path(text)
+    try:
+        parts = [float(p) for p in when.split(":")]
+        if len(parts) > 3 or any(p < 0 for p in parts):
+            raise ValueError
+    except ValueError:
+        raise click.BadParameter(f"{when!r} is not a time (5:12, 1:02:03.5 or seconds)",
+                                 param_hint="--reference") from None
+    seconds = 0.0
+    for p in parts:
+        seconds = seconds * 60 + p
+    return seconds, Path(photo)
+
+
+def _palette(colorizer: Colorizer, path: Path, rgb, strength: float):
+    """The colorizer's :class:`Reference` of a photo, its errors naming the photo."""
+    try:
+        return colorizer.reference(rgb, strength)
+    except FilmcolorError as e:
+        raise type(e)(f"reference {path}: {e}") from None
 
 
 def _check_video_options(codec: str, crf: int, no_smooth: bool) -> None:

@@ -22,7 +22,7 @@ import torch.nn.functional as F
 
 from . import checkpoint, color, model
 from .checkpoint import ModelInfo
-from .reference import Reference, make_reference, steer_ab
+from .reference import STRENGTH, Reference, make_reference, steer_ab
 from .reference import bin_bias as bias_for
 
 STRIP_ROWS = 512  # full-size rows recombined at a time: bounds memory for huge images
@@ -121,7 +121,7 @@ class Colorizer:
 
     # -------------------------------------------------------------- small size
 
-    def reference(self, rgb: np.ndarray, strength: float = 1.0) -> Reference:
+    def reference(self, rgb: np.ndarray, strength: float = STRENGTH) -> Reference:
         """A reference photo's palette for :meth:`colorize` and :meth:`ab_small`.
 
         rgb: (H, W, 3|4) uint8 or uint16 colour picture. Raises InputError if it is grey.
@@ -175,7 +175,7 @@ class Colorizer:
         Colour input is re-coloured from its lightness. Returns (H, W, 3) RGB,
         or (H, W, 4) with the alpha untouched when the input had alpha (grey +
         alpha comes as (H, W, 2) and goes out as RGBA), in the input's dtype.
-        reference: a colour picture (RGB array, strength 1) or a
+        reference: a colour picture (RGB array, default strength) or a
         :meth:`reference` whose palette the colour is steered toward.
         """
         if reference is not None and not isinstance(reference, Reference):

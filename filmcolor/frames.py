@@ -11,6 +11,8 @@ SOURCE luma plane untouched (shifted only if the bit depth changes).
 
 from __future__ import annotations
 
+import bisect
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import av
@@ -22,7 +24,8 @@ from . import color
 from .colorizer import Colorizer, shrink, small_shape
 from .encoding import PLANAR, RANGE_JPEG, RANGE_MPEG, planar_equivalent, plane_view
 from .errors import FilmcolorError
-from .temporal import Smoother
+from .reference import Reference
+from .temporal import Motion, Smoother
 
 
 @dataclass(frozen=True)
@@ -83,7 +86,8 @@ class FrameColorizer:
     """
 
     def __init__(self, colorizer: Colorizer, layout: FrameLayout, batch_size: int, notices: list[str],
-                 key_interval: int = 1, carry_min_tracked: float = 0.5):
+                 key_interval: int = 1, carry_min_tracked: float = 0.5,
+                 references: Sequence[tuple[float, Reference]] = ()):
         if key_interval < 1:
             raise ValueError(f"key_interval must be at least 1. Got {key_interval}")
         self.colorizer = colorizer
@@ -95,6 +99,9 @@ class FrameColorizer:
         self.carried = 0  # frames coloured without the network
         self._frames_seen = 0  # with a smoother: frames before this batch
         self._last_key: tuple[int, torch.Tensor] | None = None  # (frame number, its network a/b)
+        # (from seconds, palette), by time: each applies from its time to the next one's
+        self.references = sorted(references, key=lambda r: r[0])
+        self._reference_now = -1  # index of the reference of the last frame seen (-1: none)
 
     def colorize(self, frames: list[av.VideoFrame], smoother: Smoother | None) -> list[av.VideoFrame]:
         if not frames:
@@ -105,10 +112,11 @@ class FrameColorizer:
         small = np.stack([shrink(y, hs, ws) for y, _ in lumas])
         lut = color.l_from_luma_table(lumas[0][1], lay.full_range)
         L = torch.from_numpy(lut[small]).unsqueeze(1)  # (N, 1, hs, ws)
+        refs = [self._reference_at(f) for f in frames]
         if smoother is None:
-            ab = self.predict(L)
+            ab = self.predict(L, refs)
         else:
-            ab = self._smoothed(L, smoother)
+            ab = self._smoothed(L, smoother, refs)
         rgb = color.lab_to_rgb_clamped(L, ab)  # the one gamut clamp, after smoothing
         chroma = color.rgb_to_chroma(rgb, lay.matrix, lay.out_bits, lay.full_range)  # (N, 2, hs, ws)
         _, sx, sy, _ = PLANAR[lay.out_format]
@@ -131,10 +139,22 @@ class FrameColorizer:
             out.append(new)
         return out
 
-    def _smoothed(self, L: torch.Tensor, smoother: Smoother) -> torch.Tensor:
+    def _reference_at(self, frame: av.VideoFrame) -> int:
+        """Index of the reference that applies at ``frame``'s time (-1: none)."""
+        if not self.references or frame.pts is None or frame.time_base is None:
+            return -1
+        return bisect.bisect_right([t for t, _ in self.references], float(frame.pts * frame.time_base)) - 1
+
+    def _smoothed(self, L: torch.Tensor, smoother: Smoother, refs: list[int]) -> torch.Tensor:
         """Smoothed a/b (N, 2, h, w) for L (N, 1, h, w) of consecutive frames,
         the network run on the key frames only (see the class)."""
-        motions = [smoother.observe(plane.numpy()) for plane in L[:, 0]]
+        motions = []
+        for plane, ref in zip(L[:, 0], refs, strict=True):
+            m = smoother.observe(plane.numpy())
+            if ref != self._reference_now:  # a new reference starts a shot: no colour crosses its time
+                m = Motion(fresh=True)
+                self._reference_now = ref
+            motions.append(m)
         first = self._frames_seen  # frames are numbered from the start of the film
         last = self._last_key[0] if self._last_key else None
         keys = []
@@ -145,7 +165,8 @@ class FrameColorizer:
                 last = t
         known = dict([self._last_key]) if self._last_key else {}  # frame number -> the network's a/b
         if keys:
-            known.update(zip(keys, self.predict(L[[t - first for t in keys]]), strict=True))
+            known.update(zip(keys, self.predict(L[[t - first for t in keys]], [refs[t - first] for t in keys]),
+                             strict=True))
         out = []
         for t, m in enumerate(motions, first):
             if t in known:
@@ -164,13 +185,17 @@ class FrameColorizer:
             self._last_key = (keys[-1], known[keys[-1]])
         return torch.from_numpy(np.stack(out))
 
-    def predict(self, L: torch.Tensor) -> torch.Tensor:
-        """a/b (N, 2, h, w) for L (N, 1, h, w), in pieces of at most ``batch_size``."""
+    def predict(self, L: torch.Tensor, refs: Sequence[int] | None = None) -> torch.Tensor:
+        """a/b (N, 2, h, w) for L (N, 1, h, w), in pieces of at most ``batch_size``
+        that share one reference (``refs``: each frame's index in ``references``, -1 none)."""
+        refs = list(refs) if refs is not None else [-1] * len(L)
         parts, i = [], 0
         while i < len(L):
             step = min(self.batch_size, len(L) - i)
+            step = next((k for k in range(1, step) if refs[i + k] != refs[i]), step)
+            reference = self.references[refs[i]][1] if refs[i] >= 0 else None
             try:
-                parts.append(self.colorizer.ab_small(L[i : i + step], clamp=False).cpu())
+                parts.append(self.colorizer.ab_small(L[i : i + step], clamp=False, reference=reference).cpu())
                 i += step
             except torch.OutOfMemoryError:
                 if step == 1:

@@ -75,6 +75,8 @@ class VideoOptions:
     cpu_threads: int | None = None
     deinterlace: bool = False
     queue_batches: int = 2  # batches buffered between stages
+    # (from second, palette): each reference photo steers the colour from its time to the next one's
+    references: tuple = ()
 
 
 @dataclass
@@ -232,7 +234,7 @@ class Pipeline:
 
         layout = FrameLayout(self.width, self.height, self.out_format, self.matrix, self.out_space, self.in_full_range)
         self.frame_colorizer = FrameColorizer(self.colorizer, layout, self.opts.batch_size, self.report.notices,
-                                      key_interval=self.opts.key_interval)
+                                      key_interval=self.opts.key_interval, references=self.opts.references)
         if fmt_name == "avi":
             self._check_steady_rate()
         self.fields = None if self.opts.deinterlace else FIELD_ORDERS.get(self._field_order())

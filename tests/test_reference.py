@@ -79,7 +79,7 @@ def test_a_reference_that_agrees_with_the_network_changes_nothing():
 
 def test_regression_models_are_moved_to_the_references_mean_and_spread():
     ab = torch.randn(1, 2, 16, 16) * 3 + torch.tensor([5.0, -5.0]).view(1, 2, 1, 1)
-    ref = make_reference(plain((200, 40, 40)), None)
+    ref = make_reference(plain((200, 40, 40)), None, strength=1.0)
     ref.std = torch.tensor([10.0, 4.0])
     out = steer_ab(ab, ref)
     assert torch.allclose(out.mean((2, 3))[0], ref.mean, atol=1e-3)
@@ -115,3 +115,41 @@ def test_cli_reference(classify_model, tmp_path, photo):
         assert r.exit_code == 1 and r.output.strip() == f"error: reference {bad}: {says}" + (
             " (it is grey)" if bad == src else ""), r.output
         assert not (tmp_path / "x.png").exists()
+
+
+def test_film_references_apply_from_their_time_and_never_before(classify_model, tmp_path):
+    import shutil
+
+    import av
+    from media import make_clip
+
+    if not shutil.which("ffprobe"):
+        pytest.skip("needs ffprobe")
+    src = make_clip(tmp_path / "in.mp4", frames=48, fps=24, size=(128, 96))
+    Image.fromarray(plain((200, 40, 40))).save(tmp_path / "red.png")
+    Image.fromarray(plain((40, 60, 200))).save(tmp_path / "blue.png")
+    dst = tmp_path / "o.mkv"
+    r = CliRunner().invoke(main, ["video", str(src), str(dst), "--model", str(classify_model), "--codec", "ffv1",
+                                  "--reference", str(tmp_path / "red.png"), "--reference",
+                                  f"0:01={tmp_path / 'blue.png'}", "-q"])
+    assert r.exit_code == 0, r.output
+    with av.open(str(dst)) as c:
+        frames = [(float(f.pts * f.time_base), f.to_ndarray(format="rgb24").astype(int)) for f in c.decode(video=0)]
+    assert len(frames) == 48
+    red_minus_blue = [(t, (a[..., 0] - a[..., 2]).mean()) for t, a in frames]
+    before = [d for t, d in red_minus_blue if t < 1.0]
+    after = [d for t, d in red_minus_blue if t >= 1.0]
+    assert len(before) == len(after) == 24
+    assert min(before) > max(after) + 20  # every frame before 1 s redder than every frame from 1 s on
+
+
+def test_film_reference_errors_are_one_line_before_any_work(classify_model, tmp_path):
+    from media import make_clip
+
+    src = make_clip(tmp_path / "in.mp4", frames=4)
+    for ref, says in [("later=x.png", "Invalid value for --reference: 'later' is not a time"),
+                      (f"1:00={tmp_path / 'none.png'}", f"error: reference {tmp_path / 'none.png'}: no such file")]:
+        r = CliRunner().invoke(main, ["video", str(src), str(tmp_path / "o.mp4"), "--model", str(classify_model),
+                                      "--reference", ref])
+        assert r.exit_code != 0 and says in r.output, r.output
+        assert not (tmp_path / "o.mp4").exists()
