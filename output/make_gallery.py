@@ -1,9 +1,12 @@
 """Make the pictures the README shows, from samples/ and the bundled model.
 
-    python output/make_gallery.py
+    python output/make_gallery.py [--only photos|reference|film|size]
 
 Writes into output/:
 - <sample>.jpg: grey | colour | truth for each photo in samples/ (truth from samples/truth/);
+- reference_<sample>.jpg: grey | automatic | with a reference | truth: the left 60% of a
+  sample colorized with the right 40% of its colour original as the reference (another
+  view of the same place; the reference is shown small in its panel's corner);
 - bikes_strip.jpg: four frames of samples/video/bikes.mp4 made grey, grey above colour;
 - bikes_color.mp4: the whole clip made grey and colorized by `filmcolor video`;
 - quality_vs_size.png (+ .json): PSNR and colourfulness on samples/truth against --size.
@@ -60,6 +63,22 @@ def photos(colorizer: Colorizer) -> list[str]:
     return made
 
 
+def with_reference(colorizer: Colorizer, names: tuple[str, ...] = ("street.jpg", "lake.jpg")) -> None:
+    for name in names:
+        truth = read_picture(REPO / "samples" / "truth" / name).pixels[..., :3]
+        k = int(truth.shape[1] * 0.6)
+        part, ref = np.ascontiguousarray(truth[:, :k]), np.ascontiguousarray(truth[:, k:])
+        grey = np.dstack([cv2.cvtColor(part, cv2.COLOR_RGB2GRAY)] * 3)
+        steered = colorizer.colorize(grey, ref).copy()
+        thumb = fit_height(ref, steered.shape[0] // 3)
+        steered[-thumb.shape[0]:, -thumb.shape[1]:] = thumb
+        panels = [label(grey, "grey"), label(colorizer.colorize(grey), "automatic"),
+                  label(steered, "with reference"), label(part, "truth")]
+        row = np.concatenate([fit_height(p, 300) for p in panels], axis=1)
+        cv2.imwrite(str(OUT / f"reference_{name}"), cv2.cvtColor(row, cv2.COLOR_RGB2BGR),
+                    [cv2.IMWRITE_JPEG_QUALITY, 88])
+
+
 def film() -> None:
     clip = REPO / "samples" / "video" / "bikes.mp4"
     truth = decode_rgb(clip)
@@ -108,15 +127,25 @@ def quality_vs_size() -> None:
 
 
 def main() -> None:
+    import argparse
+
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--only", choices=("photos", "reference", "film", "size"), help="make only these pictures")
+    only = ap.parse_args().only
     OUT.mkdir(exist_ok=True)
-    made = photos(Colorizer.load())
-    print("photos:", ", ".join(made))
-    film()
-    print("film: bikes_strip.jpg, bikes_color.mp4")
-    quality_vs_size()
-    print("plot: quality_vs_size.png")
-    with av.open(str(OUT / "bikes_color.mp4")) as c:
-        assert c.streams.video[0].frames == 250
+    if only in (None, "photos"):
+        print("photos:", ", ".join(photos(Colorizer.load())))
+    if only in (None, "reference"):
+        with_reference(Colorizer.load())
+        print("reference: reference_street.jpg, reference_lake.jpg")
+    if only in (None, "film"):
+        film()
+        print("film: bikes_strip.jpg, bikes_color.mp4")
+        with av.open(str(OUT / "bikes_color.mp4")) as c:
+            assert c.streams.video[0].frames == 250
+    if only in (None, "size"):
+        quality_vs_size()
+        print("plot: quality_vs_size.png")
 
 
 if __name__ == "__main__":
