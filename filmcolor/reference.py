@@ -34,7 +34,7 @@ FLOOR = 1e-3  # share mixed in uniformly: a colour the reference lacks is made r
 GREY_CHROMA = 3.0  # mean C*ab below this: the "reference" is grey and has no palette to give
 SIDE = 128  # the reference is read at this short side: a palette needs no detail
 # on the held-out photos (benchmarks/reference.py), 0.5 keeps nearly all that a
-# reference of the same scene gives (+2.6 dB over automatic; 1: +2.7 dB) and
+# reference of the same scene gives (+2.7 dB over automatic; 1: +2.9 dB) and
 # does half the harm of a wrong one (-6.1 dB; 1: -8.8 dB)
 STRENGTH = 0.5
 
