@@ -193,9 +193,10 @@ class FrameColorizer:
         while i < len(L):
             step = min(self.batch_size, len(L) - i)
             step = next((k for k in range(1, step) if refs[i + k] != refs[i]), step)
-            reference = self.references[refs[i]][1] if refs[i] >= 0 else None
+            # given only when there is one: stand-ins for the colorizer need not know of references
+            steer = {"reference": self.references[refs[i]][1]} if refs[i] >= 0 else {}
             try:
-                parts.append(self.colorizer.ab_small(L[i : i + step], clamp=False, reference=reference).cpu())
+                parts.append(self.colorizer.ab_small(L[i : i + step], clamp=False, **steer).cpu())
                 i += step
             except torch.OutOfMemoryError:
                 if step == 1:
