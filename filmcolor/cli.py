@@ -185,12 +185,19 @@ def image(inputs, output, recursive, compare, max_megapixels, reference_path, re
                    "seconds; default 0) until the next reference. Repeatable.")
 @click.option("--reference-strength", default=0.5, type=click.FloatRange(min=0.0),
               help="How far toward each reference's palette: 0 none, 1 its palette taken over.")
+@click.option("--segment-seconds", default=60.0, type=click.FloatRange(min=0.0),
+              help="Render long films in segments of about this many seconds, kept beside OUT until the film is "
+                   "done: the same command again resumes an interrupted render (0: one piece).")
+@click.option("--workers", default=1, type=click.IntRange(1, 64),
+              help="Segments rendered at once (processes, each with its own copy of the model).")
+@click.option("--restart", is_flag=True, help="Ignore segments an earlier, interrupted render left.")
 @model_options
 @guarded
 def video(src, dst, codec, crf, preset, batch_size, no_smooth, key_interval, deinterlace, references,
-          reference_strength, model_path, device, size, quiet, debug):
+          reference_strength, segment_seconds, workers, restart, model_path, device, size, quiet, debug):
     """Colorize a film IN into OUT: every frame and timestamp kept, sound and subtitles copied."""
-    from .video import VideoOptions, check_paths, colorize_video
+    from .segments import ModelSpec, render_in_segments
+    from .video import VideoOptions, check_paths
 
     if debug:  # FFmpeg's own messages (PyAV keeps them quiet by default), for the traceback that follows
         import logging
@@ -226,7 +233,10 @@ def video(src, dst, codec, crf, preset, batch_size, no_smooth, key_interval, dei
 
     start_time = time.perf_counter()
     try:
-        report = colorize_video(colorizer, src, dst, opts, progress=lambda n: bars[0].update(n), on_start=start)
+        model = ModelSpec(str(model_path) if model_path else None, device, size)
+        report = render_in_segments(src, dst, opts, model, segment_seconds, workers, restart, colorizer,
+                                    progress=lambda n: bars[0].update(n), on_start=start,
+                                    say=lambda text: None if quiet else tqdm.write(f"note: {text}", file=sys.stderr))
     except FilmcolorError as e:
         raise type(e)(f"{src}: {e}") from e
     finally:

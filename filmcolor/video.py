@@ -80,6 +80,23 @@ class VideoOptions:
 
 
 @dataclass
+class Window:
+    """Which frames of the film one run renders, for films cut into segments
+    (segments.py). Times are source timestamps (the video's time base).
+
+    The run seeks to ``seek`` (a key frame at or before ``warm``), colorizes
+    the frames from ``warm`` on so that the smoothing and the colour carried
+    between key frames are warm, writes those from ``start`` on, and stops
+    before ``end`` (None: the end of the film). Only the video is written.
+    """
+
+    seek: int | None
+    warm: int
+    start: int
+    end: int | None
+
+
+@dataclass
 class VideoReport:
     """What happened, for the summary line."""
 
@@ -166,13 +183,49 @@ def _join_all(threads: list[threading.Thread]) -> None:
         raise interrupted
 
 
+class _SegmentPackets:
+    """The video packets of finished segments, in order, for the join: each is
+    muxed when the other streams have reached its time. Where one segment's
+    encoder delayed its first decode times into the one before's (B-frames),
+    decode times are moved just after the last, never past their own
+    presentation time."""
+
+    def __init__(self, segments: list, vout, report: VideoReport, progress: Callable[[int], None]):
+        self.packets = (p for c in segments for p in c.demux(c.streams.video[0]) if p.size)
+        self.vout, self.report, self.progress = vout, report, progress
+        self.next = next(self.packets, None)
+        self.last_dts: int | None = None
+
+    def mux_until(self, output, seconds: Fraction | None) -> None:
+        while self.next is not None and (seconds is None or self._time(self.next) <= seconds):
+            p = self.next
+            if p.dts is not None and self.last_dts is not None and p.dts <= self.last_dts:
+                p.dts = min(self.last_dts + 1, p.pts) if p.pts is not None else self.last_dts + 1
+            self.last_dts = p.dts if p.dts is not None else self.last_dts
+            p.stream = self.vout
+            output.mux(p)
+            self.report.frames += 1  # one packet, one frame: what the segments' encoders wrote
+            self.progress(1)
+            self.next = next(self.packets, None)
+
+    @staticmethod
+    def _time(p) -> Fraction:
+        t = p.dts if p.dts is not None else p.pts
+        return t * p.time_base if t is not None else Fraction(0)
+
+
 class Pipeline:
     """One film through the colorizer. Use :func:`colorize_video`."""
 
-    def __init__(self, colorizer: Colorizer, src: Path, dst: Path, opts: VideoOptions,
-                 progress: Callable[[int], None] | None = None):
+    def __init__(self, colorizer: Colorizer | None, src: Path, dst: Path, opts: VideoOptions,
+                 progress: Callable[[int], None] | None = None, window: Window | None = None,
+                 joined: list[Path] | None = None):
+        """``window``: render only those frames, video only (a segment). ``joined``:
+        no colorizing: the video comes from these finished segments, in order, and
+        everything else from the source (``colorizer`` may then be None)."""
         self.colorizer = colorizer
         self.src, self.dst, self.opts = src, dst, opts
+        self.window, self.joined = window, joined
         self.progress = progress or (lambda n: None)
         self.report = VideoReport(batch_size=opts.batch_size)
         self.stop = threading.Event()
@@ -232,9 +285,12 @@ class Pipeline:
         # torch comes with these: imported when a film is run, not for --help
         from .frames import FrameColorizer, FrameLayout
 
-        layout = FrameLayout(self.width, self.height, self.out_format, self.matrix, self.out_space, self.in_full_range)
-        self.frame_colorizer = FrameColorizer(self.colorizer, layout, self.opts.batch_size, self.report.notices,
-                                      key_interval=self.opts.key_interval, references=self.opts.references)
+        if self.joined is None:
+            layout = FrameLayout(self.width, self.height, self.out_format, self.matrix, self.out_space,
+                                 self.in_full_range)
+            self.frame_colorizer = FrameColorizer(self.colorizer, layout, self.opts.batch_size, self.report.notices,
+                                                  key_interval=self.opts.key_interval,
+                                                  references=self.opts.references)
         if fmt_name == "avi":
             self._check_steady_rate()
         self.fields = None if self.opts.deinterlace else FIELD_ORDERS.get(self._field_order())
@@ -248,7 +304,8 @@ class Pipeline:
             )
         self.copy_streams, self.reencode_streams = [], {}
         self.timecode = self.vin.metadata.get("timecode")
-        for s in self.input.streams:
+        others = [] if self.window else self.input.streams  # a segment holds its video only
+        for s in others:
             if s is self.vin:
                 continue
             if s.type == "data" and s.metadata.get("timecode"):
@@ -366,8 +423,16 @@ class Pipeline:
         interlaced_seen = False
         video_packets = decoded = 0
         end = Fraction(0)  # where the streams demuxed so far reach, in seconds
+        window, past_end = self.window, False
         try:
-            for packet in self.input.demux():
+            if self.joined is not None:  # the video comes finished: pass the other streams on
+                self._pass_packets(pipe, wanted)
+                return
+            if window is not None and window.seek is not None:
+                self.input.seek(window.seek, stream=self.vin, backward=True)
+            for packet in self.input.demux(self.vin) if window else self.input.demux():
+                if past_end:
+                    break
                 if packet.pts is not None and packet.time_base:
                     end = max(end, (packet.pts + (packet.duration or 0)) * packet.time_base)
                 if packet.stream.index == self.vin.index:
@@ -383,13 +448,17 @@ class Pipeline:
                         self.report.concealed_frames += frame.is_corrupt
                         interlaced_seen |= frame.interlaced_frame
                         for ready, t in self.retimer.push(frame, frame.pts, frame.dts):
-                            self._emit(pipe, graph, self._conform(ready), t)
+                            if window is None or window.warm <= t < (window.end or t + 1):
+                                self._emit(pipe, graph, self._conform(ready), t)
+                            past_end |= window is not None and window.end is not None and t >= window.end
                 elif packet.stream.index in wanted and packet.size:  # size 0: demuxer flush
                     pipe.put(("packet", packet))
             # demux() ends with an empty packet per stream, whose decode() flushed the decoder
             for ready, t in self.retimer.flush():
-                self._emit(pipe, graph, self._conform(ready), t)
-            self._say_what_is_missing(end)
+                if window is None or window.warm <= t < (window.end or t + 1):
+                    self._emit(pipe, graph, self._conform(ready), t)
+            if window is None:
+                self._say_what_is_missing(end)
             if self.retimer.repaired:
                 self.report.retimed = self.retimer.repaired
                 self.report.notices.append(f"timestamps repaired: {self.retimer.describe()}")
@@ -397,7 +466,8 @@ class Pipeline:
                 graph.push(None)
                 self._drain(pipe, graph)
             # a decoder that conceals damage may still swallow frames: count them
-            self.report.lost_frames = max(0, video_packets - decoded - self.report.damaged_packets)
+            if window is None:
+                self.report.lost_frames = max(0, video_packets - decoded - self.report.damaged_packets)
             for seen, n in self.report.resized_frames.items():
                 self.report.warnings.append(f"{n} frames changed to {seen} in mid-stream; scaled back to the "
                                             f"film's {self.width}x{self.height} {self.in_format}")
@@ -410,6 +480,14 @@ class Pipeline:
         except BaseException as e:  # handed to the main thread, which reports it
             self.errors.append(e)
             self.stop.set()
+
+    def _pass_packets(self, pipe: _Pipe, wanted: set[int]) -> None:
+        """Join mode's stage 1: the packets of the streams other than the video."""
+        if wanted:
+            for packet in self.input.demux([self.input.streams[i] for i in sorted(wanted)]):
+                if packet.stream.index in wanted and packet.size:
+                    pipe.put(("packet", packet))
+        pipe.put(_END)
 
     def _say_what_is_missing(self, end: Fraction) -> None:
         """Warn about frames the demuxer skipped without a word: gaps in a steady
@@ -557,10 +635,24 @@ class Pipeline:
                 os.unlink(tmp)
 
     def _encode_all(self, output) -> None:
-        vout = self._add_video(output)
+        if self.joined is not None:
+            segments = [av.open(str(p)) for p in self.joined]
+            vout = output.add_stream_from_template(segments[0].streams.video[0])
+            if self.timecode:
+                vout.metadata["timecode"] = self.timecode
+        else:
+            segments = []
+            vout = self._add_video(output)
         rotation = self._rotation()
         if rotation:
             vout.set_display_rotation(rotation)
+        try:
+            self._encode_streams(output, vout, segments)
+        finally:
+            for c in segments:
+                c.close()
+
+    def _encode_streams(self, output, vout, segments: list) -> None:
         streams = {s.index: output.add_stream_from_template(s) for s in self.copy_streams}
         for s in self.copy_streams:
             streams[s.index].disposition = s.disposition  # cover art stays cover art, a default track the default
@@ -594,10 +686,13 @@ class Pipeline:
 
         size = max(2, self.opts.queue_batches) * self.opts.batch_size
         decoded, colored = _Pipe(size, self.stop), _Pipe(size, self.stop)
-        workers = [
-            threading.Thread(target=self._decode, args=(decoded,), daemon=True, name="filmcolor-decode"),
-            threading.Thread(target=self._colorize, args=(decoded, colored), daemon=True, name="filmcolor-colour"),
-        ]
+        workers = [threading.Thread(target=self._decode, args=(decoded,), daemon=True, name="filmcolor-decode")]
+        if segments:  # joining finished segments: nothing to colorize
+            colored = decoded
+            finished = self._segment_packets(segments, vout)
+        else:
+            workers.append(threading.Thread(target=self._colorize, args=(decoded, colored), daemon=True,
+                                            name="filmcolor-colour"))
         try:  # started inside: an interrupt between two starts must still join the first
             for t in workers:
                 t.start()
@@ -609,7 +704,11 @@ class Pipeline:
                 if item is _END:
                     break
                 kind, obj = item
+                if segments and obj.pts is not None and obj.time_base:  # the video up to this packet's time
+                    finished.mux_until(output, obj.pts * obj.time_base)
                 if kind == "frame":
+                    if self.window is not None and obj.pts < self.window.start:
+                        continue  # a warm-up frame: coloured for the frames after it, written by the segment before
                     for packet in vout.encode(self._marked(obj)):
                         output.mux(packet)
                     self.report.frames += 1
@@ -627,8 +726,11 @@ class Pipeline:
             _join_all(workers)
         if self.errors:
             raise self.errors[0]
-        for packet in vout.encode(None):
-            output.mux(packet)
+        if segments:
+            finished.mux_until(output, None)
+        else:
+            for packet in vout.encode(None):
+                output.mux(packet)
         self.report.copied = [describe(s) for s in self.copy_streams if copied[s.index]]
         for s in self.copy_streams:
             if not copied[s.index]:
@@ -639,6 +741,9 @@ class Pipeline:
                 self._encode_audio(output, stream, idx, frame)
             for packet in stream.encode(None):
                 output.mux(packet)
+
+    def _segment_packets(self, segments: list, vout) -> _SegmentPackets:
+        return _SegmentPackets(segments, vout, self.report, self.progress)
 
     def _frame_ticks(self) -> int:
         """One frame's duration in the video's time base (at least one tick)."""

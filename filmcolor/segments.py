@@ -1,0 +1,290 @@
+"""Long films in segments: planned, rendered one by one (or several at once),
+kept in a work folder so an interrupted render resumes, then joined.
+
+A film is cut into segments of about ``segment_seconds`` at frame times. Each
+segment is rendered by the usual pipeline on a window of the film
+(``video.Window``): decoded from the key frame before it, with a few frames
+before its start coloured but not written, so that the smoothing and the
+colour carried between key frames are warm at the seam, and written as video
+only into ``<work>/seg_NNNN.mov`` (``.nut`` for FFV1).
+The finished film is one more pass of the pipeline that takes its video
+packets from the segments, in order, and audio, subtitles and data from the
+source as a single pass would.
+
+The work folder ``.<OUT name>.filmcolor/`` beside OUT holds ``manifest.json``:
+the source's identity (size, modification time), the options and model that
+shape the pixels, and the segment plan. Running the same command again renders
+only the segments that are missing; a changed source, model or option starts
+afresh (said). The folder is removed when the film is done.
+
+Films whose timestamps need repair (packed B-frames, raw streams, restarting
+TS clocks), and outputs that cannot start anywhere but 0 (AVI), are rendered
+in one piece: their frame times are only known once the whole film is read.
+"""
+
+from __future__ import annotations
+
+import bisect
+import concurrent.futures
+import hashlib
+import json
+import multiprocessing
+import os
+import shutil
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import av
+
+from .errors import InputError
+from .video import (
+    AVFMT_TS_DISCONT,
+    Pipeline,
+    VideoOptions,
+    VideoReport,
+    Window,
+    check_paths,
+    colorize_video,
+)
+
+WARM_FRAMES = 8  # frames coloured before a segment's start: two key intervals at the default of 4
+MANIFEST = "manifest.json"
+
+
+@dataclass
+class Segment:
+    index: int
+    seek: int | None  # the key frame to start decoding at (None: the film's start)
+    warm: int
+    start: int
+    end: int | None  # None: to the end of the film
+    frames: int = 0  # frames it must hold: what the plan counted
+
+    def name(self, codec: str) -> str:
+        # QuickTime keeps the time base and the decode times of B-frames; it holds every
+        # codec filmcolor writes but FFV1, which NUT holds (FFV1 has no B-frames to lose)
+        return f"seg_{self.index:04d}.{'nut' if codec == 'ffv1' else 'mov'}"
+
+    def window(self) -> Window:
+        return Window(self.seek, self.warm, self.start, self.end)
+
+
+@dataclass
+class ModelSpec:
+    """What a worker process needs to load the same colorizer."""
+
+    path: str | None
+    device: str
+    size: int | None
+
+
+def plan(src: Path, segment_seconds: float) -> tuple[list[Segment], str | None]:
+    """The segments of ``src``, or none and why it must be rendered in one piece.
+
+    Reads the video packets' times only (no decoding): a few seconds for a feature film.
+    """
+    try:
+        c = av.open(str(src))
+    except av.FFmpegError as e:
+        raise InputError(f"not a video PyAV can read ({e.strerror or e})") from None
+    with c:
+        films = [v for v in c.streams.video if not v.disposition & av.stream.Disposition.attached_pic]
+        if not films:
+            return [], None  # the one-piece run says what is wrong
+        v = films[0]
+        if c.format.flags & AVFMT_TS_DISCONT:
+            return [], "an MPEG-TS/PS clock may restart"
+        times, keys, missing = [], [], 0
+        for p in c.demux(v):
+            if not p.size:
+                continue
+            if p.pts is None:
+                missing += 1
+                continue
+            times.append(p.pts)
+            if p.is_keyframe:
+                keys.append(p.pts)
+        tb = v.time_base
+    if missing or not times:
+        return [], "its frames carry no timestamps of their own"
+    times.sort()
+    if any(b <= a for a, b in zip(times[:-1], times[1:], strict=True)):
+        return [], "its timestamps repeat or need repair"
+    keys.sort()
+    step = round(Fraction(segment_seconds) / tb)
+    starts = [0]  # indices into times
+    target = times[0] + step
+    while True:
+        i = bisect.bisect_left(times, target)
+        if i >= len(times) - WARM_FRAMES:  # never a segment of a handful of frames at the end
+            break
+        starts.append(i)
+        target = times[i] + step
+    segments = []
+    for n, i in enumerate(starts):
+        stop = starts[n + 1] if n + 1 < len(starts) else len(times)
+        end = times[stop] if stop < len(times) else None
+        warm = times[max(0, i - WARM_FRAMES)]
+        k = bisect.bisect_right(keys, warm) - 1
+        seek = keys[k] if i > 0 and k >= 0 else None
+        segments.append(Segment(n, seek, warm, times[i], end, frames=stop - i))
+    return segments, None
+
+
+def _identity(src: Path, opts: VideoOptions, model: ModelSpec, segment_seconds: float) -> dict:
+    """What must match for finished segments to be reused."""
+    st = src.stat()
+    shaping = {k: v for k, v in asdict(opts).items() if k not in ("references", "queue_batches", "cpu_threads")}
+    refs = [(t, hashlib.sha256(r.hist.numpy().tobytes() if r.hist is not None else r.mean.numpy().tobytes())
+             .hexdigest()[:16], r.strength) for t, r in opts.references]
+    model_id = None
+    if model.path:
+        mst = Path(model.path).stat()
+        model_id = [str(Path(model.path).resolve()), mst.st_size, mst.st_mtime_ns]
+    return {"source": [str(src.resolve()), st.st_size, st.st_mtime_ns], "options": shaping, "references": refs,
+            "model": model_id, "size": model.size, "segment_seconds": segment_seconds}
+
+
+def _render(src: str, seg_path: str, opts: VideoOptions, seg: Segment, model: ModelSpec,
+            colorizer=None, progress: Callable[[int], None] | None = None) -> VideoReport:
+    """Render one segment into ``seg_path`` (a worker's job); returns its report.
+    A segment that does not hold the frames the plan counted is an error: the
+    file could not be read or sought as the plan assumed."""
+    if colorizer is None:
+        from .colorizer import Colorizer
+
+        colorizer = Colorizer.load(model.path, device=model.device, size=model.size)
+    pipe = Pipeline(colorizer, Path(src), Path(seg_path), opts, progress, window=seg.window())
+    pipe.open_input()
+    report = pipe.run()
+    frames = report.frames
+    if frames != seg.frames:
+        Path(seg_path).unlink(missing_ok=True)
+        raise InputError(f"segment {seg.index} came out with {frames} frames where the film has {seg.frames} "
+                         "(seeking in this file is not exact): render it in one piece with --segment-seconds 0")
+    return report
+
+
+def _render_in_worker(src: str, seg_path: str, opts: VideoOptions, seg: Segment, model: ModelSpec,
+                      counts) -> VideoReport:
+    return _render(src, seg_path, opts, seg, model, progress=counts.put)
+
+
+def render_in_segments(src: str | os.PathLike, dst: str | os.PathLike, opts: VideoOptions, model: ModelSpec,
+                       segment_seconds: float = 60.0, workers: int = 1, restart: bool = False,
+                       colorizer=None, progress: Callable[[int], None] | None = None,
+                       on_start: Callable[[int], None] | None = None,
+                       say: Callable[[str], None] | None = None) -> VideoReport:
+    """Colorize ``src`` into ``dst`` segment by segment, resuming what an earlier,
+    interrupted run of the same command finished. ``workers`` segments render at
+    once (processes, each loading the model from ``model``); with 1, in this
+    process with ``colorizer`` when given."""
+    src, dst = Path(src), Path(dst)
+    check_paths(src, dst, opts)
+    say = say or (lambda text: None)
+    progress = progress or (lambda n: None)
+    segments, whole = ([], "AVI starts at 0") if dst.suffix.lower() == ".avi" else ([], None)
+    if segment_seconds > 0 and not whole:
+        segments, whole = plan(src, segment_seconds)
+    if not segments or len(segments) == 1:
+        if whole:
+            say(f"rendered in one piece ({whole}): an interruption starts it again")
+        if colorizer is None:
+            from .colorizer import Colorizer
+
+            colorizer = Colorizer.load(model.path, device=model.device, size=model.size)
+        return colorize_video(colorizer, src, dst, opts, progress, on_start)
+    work = dst.parent / f".{dst.name}.filmcolor"
+    identity = _identity(src, opts, model, segment_seconds)
+    done = _resumable(work, identity, segments, opts.codec, restart, say)
+    joined = Pipeline(None, src, dst, opts, lambda n: None, joined=[work / s.name(opts.codec) for s in segments])
+    joined.open_input()
+    if on_start:
+        on_start(sum(s.frames for s in segments))
+    work.mkdir(exist_ok=True)
+    _write_manifest(work, identity, segments, done)
+    if done:
+        say(f"resuming: {len(done)} of {len(segments)} segments already rendered")
+        progress(sum(segments[i].frames for i in done))
+    todo = [s for s in segments if s.index not in done]
+    parts: list[VideoReport] = []
+    if workers <= 1 or len(todo) <= 1:
+        for seg in todo:
+            parts.append(_render(str(src), str(work / seg.name(opts.codec)), opts, seg, model, colorizer, progress))
+            done.add(seg.index)
+            _write_manifest(work, identity, segments, done)
+    else:
+        parts = _render_parallel(src, work, todo, opts, model, workers, progress, done,
+                                 lambda: _write_manifest(work, identity, segments, done))
+    report = joined.run()
+    shutil.rmtree(work, ignore_errors=True)
+    for part in parts:  # what the segments saw, said once
+        report.carried += part.carried
+        report.cuts += part.cuts
+        report.notices += [n for n in part.notices if n not in report.notices]
+        report.warnings += [w for w in part.warnings if w not in report.warnings]
+    report.notices.append(f"rendered in {len(segments)} segments" + (f", {len(todo)} of them now" if done else ""))
+    return report
+
+
+def _render_parallel(src: Path, work: Path, todo: list[Segment], opts: VideoOptions, model: ModelSpec,
+                     workers: int, progress: Callable[[int], None], done: set[int],
+                     saved: Callable[[], None]) -> list[VideoReport]:
+    """Segments on a pool of processes; frames are counted through a queue as they are written."""
+    reports = []
+    ctx = multiprocessing.get_context("spawn")  # a fresh interpreter: no forked torch or FFmpeg threads
+    with ctx.Manager() as manager, concurrent.futures.ProcessPoolExecutor(workers, mp_context=ctx) as pool:
+        counts = manager.Queue()
+        jobs = {pool.submit(_render_in_worker, str(src), str(work / s.name(opts.codec)), opts, s, model, counts): s
+                for s in todo}
+        pending = set(jobs)
+        while pending:
+            finished, pending = concurrent.futures.wait(pending, timeout=0.2,
+                                                        return_when=concurrent.futures.FIRST_COMPLETED)
+            _drain(counts, progress)
+            for job in finished:
+                reports.append(job.result())  # a segment's error ends the run; finished ones stay for a rerun
+                done.add(jobs[job].index)
+                saved()
+        _drain(counts, progress)
+    return reports
+
+
+def _drain(counts, progress: Callable[[int], None]) -> None:
+    n = 0
+    while not counts.empty():
+        n += counts.get()
+    if n:
+        progress(n)
+
+
+def _resumable(work: Path, identity: dict, segments: list[Segment], codec: str, restart: bool,
+               say: Callable[[str], None]) -> set[int]:
+    """Indices of segments an earlier run finished for the same job; clears the folder otherwise."""
+    manifest = work / MANIFEST
+    if not manifest.exists():
+        if work.exists():
+            shutil.rmtree(work)
+        return set()
+    try:
+        old = json.loads(manifest.read_text())
+    except (OSError, ValueError):
+        old = {}
+    same = (old.get("identity") == json.loads(json.dumps(identity))
+            and old.get("segments") == [asdict(s) for s in segments])
+    if restart or not same:
+        if not restart:
+            changed = [k for k in identity if old.get("identity", {}).get(k) != json.loads(json.dumps(identity[k]))]
+            say(f"starting afresh: the earlier, unfinished render differs in {', '.join(changed) or 'its plan'}")
+        shutil.rmtree(work)
+        return set()
+    return {i for i in old.get("done", []) if (work / segments[i].name(codec)).exists()}
+
+
+def _write_manifest(work: Path, identity: dict, segments: list[Segment], done: set[int]) -> None:
+    tmp = work / (MANIFEST + ".part")
+    tmp.write_text(json.dumps({"identity": identity, "segments": [asdict(s) for s in segments],
+                               "done": sorted(done)}, indent=1))
+    os.replace(tmp, work / MANIFEST)

@@ -1,0 +1,112 @@
+"""Long films in segments (filmcolor/segments.py): the same film as one pass,
+resumed after an interruption, rendered by several processes."""
+
+from __future__ import annotations
+
+import shutil
+
+import av
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from media import frame_pts, make_clip, packet_hashes
+
+from filmcolor import segments
+from filmcolor.cli import main
+
+pytestmark = pytest.mark.skipif(shutil.which("ffprobe") is None, reason="needs ffprobe (apt-get install ffmpeg)")
+
+
+@pytest.fixture(scope="module")
+def film(tmp_path_factory):
+    """4 s at 24 fps with a cut at 2.5 s, B-frames and sound: four 1-second segments."""
+    path = tmp_path_factory.mktemp("film") / "film.mp4"
+    return make_clip(path, frames=96, size=(128, 96), audio="aac", cut_at=60, options={"bf": "2", "g": "30"})
+
+
+def frames_of(path) -> list[np.ndarray]:
+    with av.open(str(path)) as c:
+        return [f.to_ndarray(format="yuv444p") for f in c.decode(video=0)]
+
+
+def run(tiny_model, src, dst, *extra):
+    r = CliRunner().invoke(main, ["video", str(src), str(dst), "--model", str(tiny_model), "--size", "64",
+                                  "--codec", "ffv1", *map(str, extra)])
+    return r
+
+
+def test_the_plan_cuts_at_frames_and_seeks_to_key_frames(film):
+    segs, why = segments.plan(film, 1.0)
+    assert why is None and len(segs) == 4
+    assert sum(s.frames for s in segs) == 96
+    assert [s.seek for s in segs][0] is None and all(s.seek is not None and s.seek <= s.warm for s in segs[1:])
+    assert all(a.end == b.start for a, b in zip(segs[:-1], segs[1:], strict=True)) and segs[-1].end is None
+
+
+def test_segments_give_the_film_one_pass_gives(tiny_model, tmp_path, film):
+    one, cut = tmp_path / "one.mkv", tmp_path / "cut.mkv"
+    assert run(tiny_model, film, one, "--segment-seconds", "0").exit_code == 0
+    r = run(tiny_model, film, cut, "--segment-seconds", "1")
+    assert r.exit_code == 0, r.output
+    assert "rendered in 4 segments" in r.output
+    assert frame_pts(cut) == frame_pts(one) and len(frame_pts(cut)) == 96
+    assert packet_hashes(cut, "a") == packet_hashes(one, "a")
+    assert [h for _, h in packet_hashes(cut, "a")] == [h for _, h in packet_hashes(film, "a")]
+    a, b = frames_of(one), frames_of(cut)
+    assert all(np.array_equal(x[0], y[0]) for x, y in zip(a, b, strict=True))  # luma: the source's, lossless
+    # colour: the segment's first frames start from a warm-up, not the whole film before them
+    diff = max(np.abs(x[1:].astype(int) - y[1:].astype(int)).mean() for x, y in zip(a, b, strict=True))
+    assert diff < 2.0, diff
+    assert not list(tmp_path.glob(".*filmcolor"))  # the work folder is gone
+
+
+def test_an_interrupted_render_resumes_where_it_stopped(tiny_model, tmp_path, film, monkeypatch):
+    whole = tmp_path / "whole.mkv"
+    assert run(tiny_model, film, whole, "--segment-seconds", "1").exit_code == 0
+    real, rendered = segments._render, []
+
+    def stopped_after_two(src, seg_path, opts, seg, *a, **kw):
+        if len(rendered) == 2:
+            raise KeyboardInterrupt
+        rendered.append(seg.index)
+        return real(src, seg_path, opts, seg, *a, **kw)
+
+    monkeypatch.setattr(segments, "_render", stopped_after_two)
+    dst = tmp_path / "o.mkv"
+    assert run(tiny_model, film, dst, "--segment-seconds", "1").exit_code == 130
+    assert not dst.exists() and (tmp_path / ".o.mkv.filmcolor" / "manifest.json").exists()
+    monkeypatch.setattr(segments, "_render", lambda *a, **kw: rendered.append(a[3].index) or real(*a, **kw))
+    r = run(tiny_model, film, dst, "--segment-seconds", "1")
+    assert r.exit_code == 0, r.output
+    assert "resuming: 2 of 4 segments already rendered" in r.output
+    assert rendered == [0, 1, 2, 3]  # 0 and 1 before the interruption, 2 and 3 after it: none twice
+    assert frame_pts(dst) == frame_pts(whole)
+    assert all(np.array_equal(x, y) for x, y in zip(frames_of(dst), frames_of(whole), strict=True))
+    assert not (tmp_path / ".o.mkv.filmcolor").exists()
+
+
+def test_a_changed_option_starts_afresh_and_restart_ignores(tiny_model, tmp_path, film, monkeypatch):
+    real, calls = segments._render, []
+
+    def stop_at_once(*a, **kw):
+        if not calls:
+            calls.append(1)
+            return real(*a, **kw)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(segments, "_render", stop_at_once)
+    dst = tmp_path / "o.mkv"
+    assert run(tiny_model, film, dst, "--segment-seconds", "1").exit_code == 130
+    monkeypatch.setattr(segments, "_render", real)
+    r = run(tiny_model, film, dst, "--segment-seconds", "1", "--key-interval", "2")
+    assert r.exit_code == 0 and "starting afresh: the earlier, unfinished render differs in options" in r.output
+    assert "resuming" not in r.output
+
+
+def test_workers_render_the_same_film(tiny_model, tmp_path, film):
+    one, two = tmp_path / "one.mkv", tmp_path / "two.mkv"
+    assert run(tiny_model, film, one, "--segment-seconds", "1").exit_code == 0
+    r = run(tiny_model, film, two, "--segment-seconds", "1", "--workers", "2")
+    assert r.exit_code == 0, r.output
+    assert frame_pts(two) == frame_pts(one)
+    assert all(np.array_equal(x, y) for x, y in zip(frames_of(one), frames_of(two), strict=True))
