@@ -87,7 +87,7 @@ class FrameColorizer:
 
     def __init__(self, colorizer: Colorizer, layout: FrameLayout, batch_size: int, notices: list[str],
                  key_interval: int = 1, carry_min_tracked: float = 0.5,
-                 references: Sequence[tuple[float, Reference]] = ()):
+                 references: Sequence[tuple[float, Reference]] = (), first_frame: int = 0):
         if key_interval < 1:
             raise ValueError(f"key_interval must be at least 1. Got {key_interval}")
         self.colorizer = colorizer
@@ -97,7 +97,9 @@ class FrameColorizer:
         self.key_interval = key_interval
         self.carry_min_tracked = carry_min_tracked
         self.carried = 0  # frames coloured without the network
-        self._frames_seen = 0  # with a smoother: frames before this batch
+        # frames are numbered from the film's start, also when the colorizer starts in the
+        # middle (a segment): key frames then fall where they fall in one piece
+        self._frames_seen = first_frame
         self._last_key: tuple[int, torch.Tensor] | None = None  # (frame number, its network a/b)
         # (from seconds, palette), by time: each applies from its time to the next one's
         self.references = sorted(references, key=lambda r: r[0])
@@ -159,7 +161,9 @@ class FrameColorizer:
         last = self._last_key[0] if self._last_key else None
         keys = []
         for t, m in enumerate(motions, first):
-            if (m.fresh or last is None or t - last >= self.key_interval
+            # on a grid of the film's frame numbers, not counted from the last key, so that a
+            # segment rendered on its own picks the key frames one piece would
+            if (m.fresh or last is None or t % self.key_interval == 0 or t - last >= self.key_interval
                     or m.tracked < self.carry_min_tracked):
                 keys.append(t)
                 last = t

@@ -49,7 +49,11 @@ from .video import (
     colorize_video,
 )
 
-WARM_FRAMES = 8  # frames coloured before a segment's start: two key intervals at the default of 4
+# frames coloured before a segment's start and after its end, not written: the smoothing's
+# memory and the key frames on either side of the seam are then nearly as in one piece
+WARM_FRAMES = 48
+COOL_FRAMES = 8
+MIN_FRAMES = 12  # the shortest last segment: a shorter rest joins the one before
 MANIFEST = "manifest.json"
 
 
@@ -61,6 +65,8 @@ class Segment:
     start: int
     end: int | None  # None: to the end of the film
     frames: int = 0  # frames it must hold: what the plan counted
+    cool: int | None = None  # frames up to this one are coloured past the end (None: to the end)
+    first_index: int = 0  # the frame number of the frame at ``warm``
 
     def name(self, codec: str) -> str:
         # QuickTime keeps the time base and the decode times of B-frames; it holds every
@@ -68,7 +74,7 @@ class Segment:
         return f"seg_{self.index:04d}.{'nut' if codec == 'ffv1' else 'mov'}"
 
     def window(self) -> Window:
-        return Window(self.seek, self.warm, self.start, self.end)
+        return Window(self.seek, self.warm, self.start, self.end, self.cool, self.first_index)
 
 
 @dataclass
@@ -118,7 +124,7 @@ def plan(src: Path, segment_seconds: float) -> tuple[list[Segment], str | None]:
     target = times[0] + step
     while True:
         i = bisect.bisect_left(times, target)
-        if i >= len(times) - WARM_FRAMES:  # never a segment of a handful of frames at the end
+        if i >= len(times) - MIN_FRAMES:  # never a segment of a handful of frames at the end
             break
         starts.append(i)
         target = times[i] + step
@@ -126,10 +132,12 @@ def plan(src: Path, segment_seconds: float) -> tuple[list[Segment], str | None]:
     for n, i in enumerate(starts):
         stop = starts[n + 1] if n + 1 < len(starts) else len(times)
         end = times[stop] if stop < len(times) else None
-        warm = times[max(0, i - WARM_FRAMES)]
+        first = max(0, i - WARM_FRAMES)
+        warm = times[first]
         k = bisect.bisect_right(keys, warm) - 1
         seek = keys[k] if i > 0 and k >= 0 else None
-        segments.append(Segment(n, seek, warm, times[i], end, frames=stop - i))
+        cool = times[stop + COOL_FRAMES] if stop + COOL_FRAMES < len(times) else None
+        segments.append(Segment(n, seek, warm, times[i], end, frames=stop - i, cool=cool, first_index=first))
     return segments, None
 
 
@@ -220,9 +228,7 @@ def render_in_segments(src: str | os.PathLike, dst: str | os.PathLike, opts: Vid
                                  lambda: _write_manifest(work, identity, segments, done))
     report = joined.run()
     shutil.rmtree(work, ignore_errors=True)
-    for part in parts:  # what the segments saw, said once
-        report.carried += part.carried
-        report.cuts += part.cuts
+    for part in parts:  # what the segments saw, said once (their counts include warm-up frames: left out)
         report.notices += [n for n in part.notices if n not in report.notices]
         report.warnings += [w for w in part.warnings if w not in report.warnings]
     report.notices.append(f"rendered in {len(segments)} segments" + (f", {len(todo)} of them now" if done else ""))

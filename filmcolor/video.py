@@ -86,14 +86,31 @@ class Window:
 
     The run seeks to ``seek`` (a key frame at or before ``warm``), colorizes
     the frames from ``warm`` on so that the smoothing and the colour carried
-    between key frames are warm, writes those from ``start`` on, and stops
-    before ``end`` (None: the end of the film). Only the video is written.
+    between key frames are warm, writes those from ``start`` on, and writes
+    none from ``end`` on (None: the end of the film), though it colours on
+    until ``cool`` so that the last frames it writes have a key frame after
+    them, as they would in one piece. Only the video is written.
     """
 
     seek: int | None
     warm: int
     start: int
     end: int | None
+    cool: int | None = None
+    first_index: int = 0  # the frame number (from the film's start) of the frame at ``warm``
+
+    def colours(self, t: int) -> bool:
+        """Whether the frame at ``t`` goes through the colour stage."""
+        stop = self.cool if self.cool is not None else self.end
+        return self.warm <= t and (stop is None or t < stop)
+
+    def writes(self, t: int) -> bool:
+        return self.start <= t and (self.end is None or t < self.end)
+
+    def done(self, t: int) -> bool:
+        """Whether the frame at ``t`` is past everything this run needs."""
+        stop = self.cool if self.cool is not None else self.end
+        return stop is not None and t >= stop
 
 
 @dataclass
@@ -290,7 +307,8 @@ class Pipeline:
                                  self.in_full_range)
             self.frame_colorizer = FrameColorizer(self.colorizer, layout, self.opts.batch_size, self.report.notices,
                                                   key_interval=self.opts.key_interval,
-                                                  references=self.opts.references)
+                                                  references=self.opts.references,
+                                                  first_frame=self.window.first_index if self.window else 0)
         if fmt_name == "avi":
             self._check_steady_rate()
         self.fields = None if self.opts.deinterlace else FIELD_ORDERS.get(self._field_order())
@@ -448,14 +466,14 @@ class Pipeline:
                         self.report.concealed_frames += frame.is_corrupt
                         interlaced_seen |= frame.interlaced_frame
                         for ready, t in self.retimer.push(frame, frame.pts, frame.dts):
-                            if window is None or window.warm <= t < (window.end or t + 1):
+                            if window is None or window.colours(t):
                                 self._emit(pipe, graph, self._conform(ready), t)
-                            past_end |= window is not None and window.end is not None and t >= window.end
+                            past_end |= window is not None and window.done(t)
                 elif packet.stream.index in wanted and packet.size:  # size 0: demuxer flush
                     pipe.put(("packet", packet))
             # demux() ends with an empty packet per stream, whose decode() flushed the decoder
             for ready, t in self.retimer.flush():
-                if window is None or window.warm <= t < (window.end or t + 1):
+                if window is None or window.colours(t):
                     self._emit(pipe, graph, self._conform(ready), t)
             if window is None:
                 self._say_what_is_missing(end)
@@ -707,8 +725,8 @@ class Pipeline:
                 if segments and obj.pts is not None and obj.time_base:  # the video up to this packet's time
                     finished.mux_until(output, obj.pts * obj.time_base)
                 if kind == "frame":
-                    if self.window is not None and obj.pts < self.window.start:
-                        continue  # a warm-up frame: coloured for the frames after it, written by the segment before
+                    if self.window is not None and not self.window.writes(obj.pts):
+                        continue  # coloured for the frames beside it; written by the segment before or after
                     for packet in vout.encode(self._marked(obj)):
                         output.mux(packet)
                     self.report.frames += 1

@@ -54,9 +54,10 @@ def test_segments_give_the_film_one_pass_gives(tiny_model, tmp_path, film):
     assert [h for _, h in packet_hashes(cut, "a")] == [h for _, h in packet_hashes(film, "a")]
     a, b = frames_of(one), frames_of(cut)
     assert all(np.array_equal(x[0], y[0]) for x, y in zip(a, b, strict=True))  # luma: the source's, lossless
-    # colour: the segment's first frames start from a warm-up, not the whole film before them
+    # colour: each segment is warmed up on the frames before it (from a shot's start here, so
+    # exactly as in one piece; on long shots within a fraction of a level: benchmarks/segments.py)
     diff = max(np.abs(x[1:].astype(int) - y[1:].astype(int)).mean() for x, y in zip(a, b, strict=True))
-    assert diff < 2.0, diff
+    assert diff < 0.05, diff
     assert not list(tmp_path.glob(".*filmcolor"))  # the work folder is gone
 
 
