@@ -114,12 +114,23 @@ def main() -> None:
               help="A colour photo whose palette the colour is steered toward (the same place, a similar scene).")
 @click.option("--reference-strength", default=0.5, type=click.FloatRange(min=0.0),
               help="How far toward the reference's palette: 0 none, 1 its palette taken over.")
+@click.option("--ray", "ray_address", is_flag=False, flag_value="local", default=None, metavar="[ADDRESS]",
+              help="Colorize the photos as Ray tasks: on a local cluster started for the run (--ray alone), the "
+                   "cluster this machine is in (auto) or at ADDRESS. Paths must be seen by every node. "
+                   'Needs pip install "filmcolor[ray]".')
 @model_options
 @guarded
-def image(inputs, output, recursive, compare, max_megapixels, reference_path, reference_strength, model_path, device,
-          size, quiet, debug):
+def image(inputs, output, recursive, compare, max_megapixels, reference_path, reference_strength, ray_address,
+          model_path, device, size, quiet, debug):
     """Colorize photos: files and folders of JPEG, PNG (8/16-bit), TIFF, WebP, BMP."""
-    from .images import ImageOptions, colorize_file, plan_jobs, read_reference
+    from .images import (
+        ImageOptions,
+        JobResult,
+        colorize_file,
+        colorize_task,
+        plan_jobs,
+        read_reference,
+    )
 
     reference = read_reference(reference_path, max_megapixels) if reference_path else None
 
@@ -139,23 +150,37 @@ def image(inputs, output, recursive, compare, max_megapixels, reference_path, re
     if reference is not None and colorizer is not None:
         opts.reference = _palette(colorizer, reference_path, reference, reference_strength)
     start, done, megapixels, failed = time.perf_counter(), 0, 0.0, []
-    with tqdm(jobs, unit="picture", disable=quiet or len(jobs) == 1, file=sys.stderr) as bar:
-        for job in bar:
-            try:
-                result = colorize_file(colorizer, job, opts)
-            except Exception as e:  # a bug on one file must not cost the rest of the batch
-                if debug:
-                    raise
-                result_error = f"unexpected {type(e).__name__}: {e} (run with --debug for details)"
-                failed.append(job.src)
-                tqdm.write(f"error: {job.src}: {result_error}", file=sys.stderr)
-                continue
-            if result.ok:
-                done += 1
-                megapixels += result.megapixels
-            else:
-                failed.append(job.src)
-                tqdm.write(f"error: {job.src}: {result.error}", file=sys.stderr)
+
+    def report(result: JobResult) -> None:
+        nonlocal done, megapixels
+        if result.ok:
+            done += 1
+            megapixels += result.megapixels
+        else:
+            failed.append(result.job.src)
+            tqdm.write(f"error: {result.job.src}: {result.error}", file=sys.stderr)
+
+    def unexpected(job, e: BaseException) -> None:  # a bug on one file must not cost the rest of the batch
+        if debug:
+            raise e
+        report(JobResult(job, False, f"unexpected {type(e).__name__}: {e} (run with --debug for details)"))
+
+    with tqdm(total=len(jobs), unit="picture", disable=quiet or len(jobs) == 1, file=sys.stderr) as bar:
+        if ray_address is not None and colorizer is not None:
+            from . import cluster
+            from .modelspec import ModelSpec
+
+            cluster.connect(ray_address)
+            spec = ModelSpec(str(model_path) if model_path else None, device, size)
+            cluster.run_tasks(colorize_task, [(job, (spec, job, opts)) for job in jobs],
+                              cluster.gpus_for(device), bar.update, lambda job, result: report(result), unexpected)
+        else:
+            for job in jobs:
+                try:
+                    report(colorize_file(colorizer, job, opts))
+                except Exception as e:
+                    unexpected(job, e)
+                bar.update(1)
     seconds = time.perf_counter() - start
     if not quiet:
         line = f"{done} colorized ({megapixels:.1f} MP in {seconds:.1f} s)"
@@ -191,12 +216,18 @@ def image(inputs, output, recursive, compare, max_megapixels, reference_path, re
 @click.option("--workers", default=1, type=click.IntRange(1, 64),
               help="Segments rendered at once (processes, each with its own copy of the model).")
 @click.option("--restart", is_flag=True, help="Ignore segments an earlier, interrupted render left.")
+@click.option("--ray", "ray_address", is_flag=False, flag_value="local", default=None, metavar="[ADDRESS]",
+              help="Render the segments as Ray tasks: on a local cluster started for the run (--ray alone), "
+                   "the cluster this machine is in (auto) or at ADDRESS. Paths must be seen by every node. "
+                   'Needs pip install "filmcolor[ray]".')
 @model_options
 @guarded
 def video(src, dst, codec, crf, preset, batch_size, no_smooth, key_interval, deinterlace, references,
-          reference_strength, segment_seconds, workers, restart, model_path, device, size, quiet, debug):
+          reference_strength, segment_seconds, workers, restart, ray_address, model_path, device, size, quiet,
+          debug):
     """Colorize a film IN into OUT: every frame and timestamp kept, sound and subtitles copied."""
-    from .segments import ModelSpec, render_in_segments
+    from .modelspec import ModelSpec
+    from .segments import render_in_segments
     from .video import VideoOptions, check_paths
 
     if debug:  # FFmpeg's own messages (PyAV keeps them quiet by default), for the traceback that follows
@@ -236,7 +267,8 @@ def video(src, dst, codec, crf, preset, batch_size, no_smooth, key_interval, dei
         model = ModelSpec(str(model_path) if model_path else None, device, size)
         report = render_in_segments(src, dst, opts, model, segment_seconds, workers, restart, colorizer,
                                     progress=lambda n: bars[0].update(n), on_start=start,
-                                    say=lambda text: None if quiet else tqdm.write(f"note: {text}", file=sys.stderr))
+                                    say=lambda text: None if quiet else tqdm.write(f"note: {text}", file=sys.stderr),
+                                    ray=ray_address)
     except FilmcolorError as e:
         raise type(e)(f"{src}: {e}") from e
     finally:

@@ -31,6 +31,7 @@ from .files import publish
 
 if TYPE_CHECKING:
     from .colorizer import Colorizer
+    from .modelspec import ModelSpec
     from .reference import Reference
 
 _PILLOW_GUARD = threading.Lock()
@@ -431,6 +432,15 @@ class JobResult:
     error: str | None = None
     megapixels: float = 0.0
     outputs: list[Path] = field(default_factory=list)
+
+
+def colorize_task(model: ModelSpec, job: Job, opts: ImageOptions, counts=None) -> JobResult:
+    """One photo in another process or on another machine (a Ray task): the model
+    is loaded once per process; ``counts`` (a queue) hears of each picture done."""
+    result = colorize_file(model.load() if job.error is None else None, job, opts)
+    if counts is not None:
+        counts.put(1)
+    return result
 
 
 def colorize_file(colorizer: Colorizer | None, job: Job, opts: ImageOptions) -> JobResult:

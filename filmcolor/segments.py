@@ -38,7 +38,8 @@ from pathlib import Path
 
 import av
 
-from .errors import InputError
+from .errors import FilmcolorError, InputError
+from .modelspec import ModelSpec
 from .video import (
     AVFMT_TS_DISCONT,
     Pipeline,
@@ -75,15 +76,6 @@ class Segment:
 
     def window(self) -> Window:
         return Window(self.seek, self.warm, self.start, self.end, self.cool, self.first_index)
-
-
-@dataclass
-class ModelSpec:
-    """What a worker process needs to load the same colorizer."""
-
-    path: str | None
-    device: str
-    size: int | None
 
 
 def plan(src: Path, segment_seconds: float) -> tuple[list[Segment], str | None]:
@@ -160,10 +152,7 @@ def _render(src: str, seg_path: str, opts: VideoOptions, seg: Segment, model: Mo
     """Render one segment into ``seg_path`` (a worker's job); returns its report.
     A segment that does not hold the frames the plan counted is an error: the
     file could not be read or sought as the plan assumed."""
-    if colorizer is None:
-        from .colorizer import Colorizer
-
-        colorizer = Colorizer.load(model.path, device=model.device, size=model.size)
+    colorizer = colorizer or model.load()
     pipe = Pipeline(colorizer, Path(src), Path(seg_path), opts, progress, window=seg.window())
     pipe.open_input()
     report = pipe.run()
@@ -184,11 +173,12 @@ def render_in_segments(src: str | os.PathLike, dst: str | os.PathLike, opts: Vid
                        segment_seconds: float = 60.0, workers: int = 1, restart: bool = False,
                        colorizer=None, progress: Callable[[int], None] | None = None,
                        on_start: Callable[[int], None] | None = None,
-                       say: Callable[[str], None] | None = None) -> VideoReport:
+                       say: Callable[[str], None] | None = None, ray: str | None = None) -> VideoReport:
     """Colorize ``src`` into ``dst`` segment by segment, resuming what an earlier,
     interrupted run of the same command finished. ``workers`` segments render at
     once (processes, each loading the model from ``model``); with 1, in this
-    process with ``colorizer`` when given."""
+    process with ``colorizer`` when given. ``ray``: a Ray cluster's address
+    ('auto', 'local' or host:port) whose nodes render the segments instead."""
     src, dst = Path(src), Path(dst)
     check_paths(src, dst, opts)
     say = say or (lambda text: None)
@@ -199,11 +189,7 @@ def render_in_segments(src: str | os.PathLike, dst: str | os.PathLike, opts: Vid
     if not segments or len(segments) == 1:
         if whole:
             say(f"rendered in one piece ({whole}): an interruption starts it again")
-        if colorizer is None:
-            from .colorizer import Colorizer
-
-            colorizer = Colorizer.load(model.path, device=model.device, size=model.size)
-        return colorize_video(colorizer, src, dst, opts, progress, on_start)
+        return colorize_video(colorizer or model.load(), src, dst, opts, progress, on_start)
     work = dst.parent / f".{dst.name}.filmcolor"
     identity = _identity(src, opts, model, segment_seconds)
     done = _resumable(work, identity, segments, opts.codec, restart, say)
@@ -217,8 +203,12 @@ def render_in_segments(src: str | os.PathLike, dst: str | os.PathLike, opts: Vid
         say(f"resuming: {len(done)} of {len(segments)} segments already rendered")
         progress(sum(segments[i].frames for i in done))
     todo = [s for s in segments if s.index not in done]
+    resumed = bool(done)
     parts: list[VideoReport] = []
-    if workers <= 1 or len(todo) <= 1:
+    if ray is not None:
+        parts = _render_on_ray(src, work, todo, opts, model, ray, progress, done,
+                               lambda: _write_manifest(work, identity, segments, done))
+    elif workers <= 1 or len(todo) <= 1:
         for seg in todo:
             parts.append(_render(str(src), str(work / seg.name(opts.codec)), opts, seg, model, colorizer, progress))
             done.add(seg.index)
@@ -231,7 +221,7 @@ def render_in_segments(src: str | os.PathLike, dst: str | os.PathLike, opts: Vid
     for part in parts:  # what the segments saw, said once (their counts include warm-up frames: left out)
         report.notices += [n for n in part.notices if n not in report.notices]
         report.warnings += [w for w in part.warnings if w not in report.warnings]
-    report.notices.append(f"rendered in {len(segments)} segments" + (f", {len(todo)} of them now" if done else ""))
+    report.notices.append(f"rendered in {len(segments)} segments" + (f", {len(todo)} of them now" if resumed else ""))
     return report
 
 
@@ -255,6 +245,30 @@ def _render_parallel(src: Path, work: Path, todo: list[Segment], opts: VideoOpti
                 done.add(jobs[job].index)
                 saved()
         _drain(counts, progress)
+    return reports
+
+
+def _render_on_ray(src: Path, work: Path, todo: list[Segment], opts: VideoOptions, model: ModelSpec,
+                   address: str, progress: Callable[[int], None], done: set[int],
+                   saved: Callable[[], None]) -> list[VideoReport]:
+    """Segments as Ray tasks (cluster.py); a segment that fails after its retries
+    is named once the others have finished, which stay for a rerun."""
+    from . import cluster
+
+    cluster.connect(address)
+    reports, failed = [], []
+
+    def finished(seg: Segment, report: VideoReport) -> None:
+        reports.append(report)
+        done.add(seg.index)
+        saved()
+
+    calls = [(s, (str(src), str(work / s.name(opts.codec)), opts, s, model)) for s in todo]
+    cluster.run_tasks(_render_in_worker, calls, cluster.gpus_for(model.device), progress, finished,
+                      lambda seg, e: failed.append(f"segment {seg.index}: {e}"))
+    if failed:
+        raise FilmcolorError(f"{len(failed)} of {len(todo)} segments failed ({'; '.join(failed)}); "
+                             "the others are kept: run the same command again to retry those")
     return reports
 
 
