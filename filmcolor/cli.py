@@ -20,7 +20,7 @@ from tqdm import tqdm
 from . import __version__
 from .encoding import CODECS as VIDEO_CODECS
 from .encoding import X264_PRESETS
-from .errors import FilmcolorError
+from .errors import FilmcolorError, OutputError
 
 if TYPE_CHECKING:  # torch comes with them: imported when a command needs a colorizer, not for --help
     from .colorizer import Colorizer
@@ -194,8 +194,9 @@ def image(inputs, output, recursive, compare, max_megapixels, reference_path, re
 
 
 @main.command(context_settings=CONTEXT)
-@click.argument("src", metavar="IN", type=click.Path(path_type=Path))
-@click.argument("dst", metavar="OUT", type=click.Path(path_type=Path))
+@click.argument("paths", metavar="IN OUT | IN... -o FOLDER", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("-o", "--output", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Colorize several films into this folder, each under its own name.")
 @click.option("--codec", type=click.Choice(list(VIDEO_CODECS)), default="libx264")
 @click.option("--crf", default=18, type=click.IntRange(0, 63), help="Quality (lower is better; x264/x265/AV1/VP9).")
 @click.option("--preset", default="medium", type=click.Choice(X264_PRESETS), help="Encoder speed/size trade-off.")
@@ -222,13 +223,13 @@ def image(inputs, output, recursive, compare, max_megapixels, reference_path, re
                    'Needs pip install "filmcolor[ray]".')
 @model_options
 @guarded
-def video(src, dst, codec, crf, preset, batch_size, no_smooth, key_interval, deinterlace, references,
+def video(paths, out_dir, codec, crf, preset, batch_size, no_smooth, key_interval, deinterlace, references,
           reference_strength, segment_seconds, workers, restart, ray_address, model_path, device, size, quiet,
           debug):
-    """Colorize a film IN into OUT: every frame and timestamp kept, sound and subtitles copied."""
+    """Colorize a film IN into OUT, or several into a folder: every frame and timestamp kept, sound and
+    subtitles copied."""
     from .modelspec import ModelSpec
-    from .segments import render_in_segments
-    from .video import VideoOptions, check_paths
+    from .video import VideoOptions
 
     if debug:  # FFmpeg's own messages (PyAV keeps them quiet by default), for the traceback that follows
         import logging
@@ -238,43 +239,125 @@ def video(src, dst, codec, crf, preset, batch_size, no_smooth, key_interval, dei
         logging.basicConfig(format="%(name)s: %(message)s")
         av.logging.set_level(av.logging.WARNING)
 
+    if out_dir is None and len(paths) != 2:
+        raise click.UsageError("give IN OUT, or several films and -o FOLDER")
     _check_video_options(codec, crf, no_smooth)
-    if src.is_file() and not dst.parent.is_dir():  # as `filmcolor image -o` does
-        try:
-            dst.parent.mkdir(parents=True)
-        except OSError as e:
-            fail(f"cannot create the output folder {dst.parent}: {e.strerror}")
+    films = [(p, out_dir / p.name) for p in paths] if out_dir is not None else [(paths[0], paths[1])]
     opts = VideoOptions(codec=codec, crf=crf, preset=preset, batch_size=batch_size,
                         smooth=not no_smooth, key_interval=key_interval, deinterlace=deinterlace)
-    try:
-        check_paths(src, dst, opts)  # before loading the model: a wrong name is answered at once
-    except FilmcolorError as e:
-        raise type(e)(f"{src}: {e}") from e
     from .images import read_reference
 
     given = [_time_and_photo(r) for r in references]
     photos = [(t, path, read_reference(path)) for t, path in given]  # bad photos refused before the model loads
-    colorizer = load_colorizer(model_path, device, size)
-    opts.references = tuple((t, _palette(colorizer, path, rgb, reference_strength)) for t, path, rgb in photos)
-    bars: list[tqdm] = []
+    model = ModelSpec(str(model_path) if model_path else None, device, size)
+    job = _FilmJob(opts, model, segment_seconds, workers, restart, ray_address, quiet)
+    if len(films) == 1:
+        src, dst = films[0]
+        job.prepare(src, dst)  # a wrong name is answered before the model loads
+        job.load(photos, reference_strength)
+        _say_report(dst, *job.render(src, dst), quiet)
+        return
+    failed = []
+    ready = []
+    for src, dst in films:
+        try:
+            job.prepare(src, dst)
+            ready.append((src, dst))
+        except FilmcolorError as e:
+            click.echo(f"error: {src}: {e}", err=True)
+            failed.append(src)
+    if ready:
+        job.load(photos, reference_strength)
+    if ready and ray_address is not None:
+        failed += job.on_ray(ready)
+    else:
+        for src, dst in ready:
+            try:
+                _say_report(dst, *job.render(src, dst), quiet)
+            except FilmcolorError as e:
+                click.echo(f"error: {e}", err=True)
+                failed.append(src)
+    if not quiet:
+        click.echo(f"{len(films) - len(failed)} of {len(films)} films colorized"
+                   + (f"; failed: {', '.join(map(str, failed))}" if failed else ""), err=True)
+    if failed:
+        sys.exit(EXIT_FAILED)
 
-    def start(total: int) -> None:
-        bars.append(tqdm(total=total or None, unit="frame", disable=quiet, file=sys.stderr,
-                         dynamic_ncols=True, smoothing=0.05))
 
-    start_time = time.perf_counter()
-    try:
-        model = ModelSpec(str(model_path) if model_path else None, device, size)
-        report = render_in_segments(src, dst, opts, model, segment_seconds, workers, restart, colorizer,
-                                    progress=lambda n: bars[0].update(n), on_start=start,
-                                    say=lambda text: None if quiet else tqdm.write(f"note: {text}", file=sys.stderr),
-                                    ray=ray_address)
-    except FilmcolorError as e:
-        raise type(e)(f"{src}: {e}") from e
-    finally:
-        for bar in bars:
-            bar.close()
-    seconds = time.perf_counter() - start_time
+class _FilmJob:
+    """What every film of one `filmcolor video` command shares, and how one is rendered."""
+
+    def __init__(self, opts, model, segment_seconds: float, workers: int, restart: bool, ray: str | None,
+                 quiet: bool):
+        self.opts, self.model, self.segment_seconds = opts, model, segment_seconds
+        self.workers, self.restart, self.ray, self.quiet = workers, restart, ray, quiet
+        self.colorizer = None
+
+    def prepare(self, src: Path, dst: Path) -> None:
+        from .video import check_paths
+
+        if src.is_file() and not dst.parent.is_dir():  # as `filmcolor image -o` does
+            try:
+                dst.parent.mkdir(parents=True)
+            except OSError as e:
+                raise OutputError(f"cannot create the output folder {dst.parent}: {e.strerror}") from None
+        try:
+            check_paths(src, dst, self.opts)
+        except FilmcolorError as e:
+            raise type(e)(f"{src}: {e}") from e
+
+    def load(self, photos: list, strength: float) -> None:
+        self.colorizer = load_colorizer(self.model.path and Path(self.model.path), self.model.device,
+                                        self.model.size)
+        self.opts.references = tuple((t, _palette(self.colorizer, path, rgb, strength)) for t, path, rgb in photos)
+
+    def render(self, src: Path, dst: Path):
+        """One film here (its segments on Ray with --ray): (report, seconds)."""
+        from .segments import render_in_segments
+
+        bars: list[tqdm] = []
+
+        def start(total: int) -> None:
+            bars.append(tqdm(total=total or None, unit="frame", disable=self.quiet, file=sys.stderr,
+                             dynamic_ncols=True, smoothing=0.05))
+
+        start_time = time.perf_counter()
+        try:
+            report = render_in_segments(
+                src, dst, self.opts, self.model, self.segment_seconds, self.workers, self.restart, self.colorizer,
+                progress=lambda n: bars[0].update(n), on_start=start, ray=self.ray,
+                say=lambda text: None if self.quiet else tqdm.write(f"note: {text}", file=sys.stderr))
+        except FilmcolorError as e:
+            raise type(e)(f"{src}: {e}") from e
+        finally:
+            for bar in bars:
+                bar.close()
+        return report, time.perf_counter() - start_time
+
+    def on_ray(self, films: list[tuple[Path, Path]]) -> list[Path]:
+        """Several films as Ray tasks, one film a task; returns those that failed."""
+        from . import cluster
+        from .segments import render_task
+
+        cluster.connect(self.ray)
+        failed: list[Path] = []
+        start_time = time.perf_counter()
+
+        def done(film, report) -> None:
+            _say_report(film[1], report, time.perf_counter() - start_time, self.quiet)
+
+        def broke(film, e: BaseException) -> None:
+            click.echo(f"error: {film[0]}: {e}", err=True)
+            failed.append(film[0])
+
+        calls = [((src, dst), (str(src), str(dst), self.opts, self.model, self.segment_seconds, self.restart))
+                 for src, dst in films]
+        with tqdm(unit="frame", disable=self.quiet, file=sys.stderr, dynamic_ncols=True) as bar:
+            cluster.run_tasks(render_task, calls, cluster.gpus_for(self.model.device), bar.update, done, broke)
+        return failed
+
+
+def _say_report(dst: Path, report, seconds: float, quiet: bool) -> None:
     for notice in report.reencoded + ([] if quiet else report.notices):
         click.echo(f"note: {notice}", err=True)
     for warning in report.warnings:

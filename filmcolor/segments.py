@@ -248,6 +248,12 @@ def _render_parallel(src: Path, work: Path, todo: list[Segment], opts: VideoOpti
     return reports
 
 
+def render_task(src: str, dst: str, opts: VideoOptions, model: ModelSpec, segment_seconds: float,
+                restart: bool, counts) -> VideoReport:
+    """One whole film in another process or on another machine (a Ray task)."""
+    return render_in_segments(src, dst, opts, model, segment_seconds, restart=restart, progress=counts.put)
+
+
 def _render_on_ray(src: Path, work: Path, todo: list[Segment], opts: VideoOptions, model: ModelSpec,
                    address: str, progress: Callable[[int], None], done: set[int],
                    saved: Callable[[], None]) -> list[VideoReport]:

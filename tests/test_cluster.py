@@ -67,3 +67,13 @@ def test_a_failing_task_is_named_after_its_retries_and_the_others_finish():
     assert done == {"a": "A", "c": "C"}
     assert list(failed) == ["bad"] and "this one is broken" in str(failed["bad"])
     assert sum(seen) >= 3  # counted as the tasks ran (the failing one once per try)
+
+
+def test_several_films_go_through_ray_as_one_command(tiny_model, tmp_path):
+    films = [make_clip(tmp_path / f"reel{i}.mp4", frames=10 + i, audio="aac") for i in range(3)]
+    out = tmp_path / "out"
+    r = CliRunner().invoke(main, ["video", *map(str, films), "-o", str(out), "--model", str(tiny_model),
+                                  "--size", "64", "--ray", "auto"])
+    assert r.exit_code == 0, r.output
+    assert "3 of 3 films colorized" in r.output
+    assert [len(frame_pts(out / f.name)) for f in films] == [10, 11, 12]

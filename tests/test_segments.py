@@ -111,3 +111,24 @@ def test_workers_render_the_same_film(tiny_model, tmp_path, film):
     assert r.exit_code == 0, r.output
     assert frame_pts(two) == frame_pts(one)
     assert all(np.array_equal(x, y) for x, y in zip(frames_of(one), frames_of(two), strict=True))
+
+
+def test_several_films_into_a_folder_go_on_past_a_bad_one(tiny_model, tmp_path):
+    a = make_clip(tmp_path / "a.mp4", frames=12, audio="aac")
+    b = make_clip(tmp_path / "b.mkv", frames=10)
+    bad = tmp_path / "notes.mp4"
+    bad.write_text("not a film")
+    out = tmp_path / "out"
+    r = CliRunner().invoke(main, ["video", str(a), str(bad), str(b), "-o", str(out), "--model", str(tiny_model),
+                                  "--size", "64"])
+    assert r.exit_code == 1
+    assert f"error: {bad}: not a video" in r.output
+    assert f"2 of 3 films colorized; failed: {bad}" in r.output
+    assert sorted(p.name for p in out.iterdir()) == ["a.mp4", "b.mkv"]
+    assert len(frame_pts(out / "a.mp4")) == 12 and len(frame_pts(out / "b.mkv")) == 10
+
+
+def test_in_out_or_a_folder(tiny_model, tmp_path):
+    a = make_clip(tmp_path / "a.mp4", frames=4)
+    r = CliRunner().invoke(main, ["video", str(a), str(a), str(tmp_path / "o.mp4")])
+    assert r.exit_code == 2 and "give IN OUT, or several films and -o FOLDER" in r.output
