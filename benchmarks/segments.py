@@ -7,7 +7,8 @@ whether the seams show.
 The clip is looped into a longer film (sound included) by FFmpeg's command line.
 
 1. Speed: `filmcolor video` in one piece (--segment-seconds 0), in segments
-   with --workers 1, and with --workers 2 (wall time, fps).
+   with --workers 1, with --workers 2, and with --ray (a local cluster, when
+   Ray is installed) (wall time, fps).
 2. Resume: the segmented render is interrupted (SIGINT) once half its
    segments are done and run again; the second run's time against a whole
    render, and its output against the uninterrupted one: frames, timestamps,
@@ -21,6 +22,7 @@ The clip is looped into a longer film (sound included) by FFmpeg's command line.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import signal
 import subprocess
@@ -90,8 +92,12 @@ def main() -> None:
         one = filmcolor(str(film), str(tmp / "one.mp4"), "--segment-seconds", "0")
         seg1 = filmcolor(str(film), str(tmp / "seg1.mp4"), "--segment-seconds", s)
         seg2 = filmcolor(str(film), str(tmp / "seg2.mp4"), "--segment-seconds", s, "--workers", "2")
+        rows = [("one piece", one), ("segments, 1 worker", seg1), ("segments, 2 workers", seg2)]
+        if importlib.util.find_spec("ray"):  # a local Ray cluster started for the run
+            rows.append(("segments, --ray", filmcolor(str(film), str(tmp / "ray.mp4"), "--segment-seconds", s,
+                                                       "--ray")))
         print(f"{n} frames, segments of {s} s ({len(segments.plan(film, args.segment_seconds)[0])})")
-        for name, t in (("one piece", one), ("segments, 1 worker", seg1), ("segments, 2 workers", seg2)):
+        for name, t in rows:
             print(f"  {name:<20} {t:6.1f} s  {n / t:5.1f} fps")
         rerun = interrupted_then_resumed(film, tmp / "resumed.mp4", args.segment_seconds)
         print(f"resume: the rerun after an interruption at half took {rerun:.1f} s "
