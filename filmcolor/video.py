@@ -656,6 +656,9 @@ class Pipeline:
         if self.joined is not None:
             segments = [av.open(str(p)) for p in self.joined]
             vout = output.add_stream_from_template(segments[0].streams.video[0])
+            # what _add_video gives an encoded stream: a QuickTime timecode track needs the frame rate
+            vout.time_base = self.vin.time_base
+            vout.codec_context.framerate = self.vin.average_rate or self.vin.guessed_rate or Fraction(25)
             if self.timecode:
                 vout.metadata["timecode"] = self.timecode
         else:

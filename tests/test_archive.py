@@ -276,12 +276,14 @@ def interlaced(tmp_path_factory):
     return clips
 
 
-@pytest.mark.parametrize("clip,suffix,order,top_first", [
-    ("tff", ".mkv", "tt", 1), ("bff", ".mp4", "bb", 0), ("dv", ".mkv", "bb", 0), ("tff", ".mov", "tt", 1),
+@pytest.mark.parametrize("clip,suffix,order,top_first,segments", [
+    ("tff", ".mkv", "tt", 1, "0"), ("bff", ".mp4", "bb", 0, "0"), ("dv", ".mkv", "bb", 0, "0"),
+    ("tff", ".mov", "tt", 1, "0"), ("bff", ".mp4", "bb", 0, "0.3"), ("dv", ".mov", "bb", 0, "0.3"),
 ])
-def test_interlaced_sources_keep_their_field_order(tiny_model, tmp_path, interlaced, clip, suffix, order, top_first):
+def test_interlaced_sources_keep_their_field_order(tiny_model, tmp_path, interlaced, clip, suffix, order, top_first,
+                                                    segments):
     dst = tmp_path / f"o{suffix}"
-    said = colorize(tiny_model, interlaced[clip], dst)
+    said = colorize(tiny_model, interlaced[clip], dst, "--segment-seconds", segments)
     assert "source is interlaced (kept" in said
     assert ffprobe(dst, "-select_streams", "v:0", "-show_entries", "stream=field_order")["streams"][0][
         "field_order"] == order
@@ -308,13 +310,14 @@ def test_color_does_not_comb_between_fields(tiny_model, tmp_path, interlaced):
     assert min(luma) > 5 * max(colored), (min(luma), max(colored))
 
 
+@pytest.mark.parametrize("segments", ["0", "0.3"])  # one piece, and segments joined
 @pytest.mark.parametrize("suffix,track", [(".mov", True), (".mp4", True), (".mkv", False)])
-def test_a_camera_timecode_goes_through(tiny_model, tmp_path, suffix, track):
+def test_a_camera_timecode_goes_through(tiny_model, tmp_path, suffix, track, segments):
     src = ffmpeg(tmp_path / "camera.mov", *lavfi_source(1), "-timecode", "01:02:03:04", "-c:v", "libx264",
                  "-c:a", "pcm_s24le")
     assert any(s["codec_type"] == "data" for s in ffprobe(src, "-show_streams")["streams"])  # the tmcd track
     dst = tmp_path / f"o{suffix}"
-    said = colorize(tiny_model, src, dst)
+    said = colorize(tiny_model, src, dst, "--segment-seconds", segments)
     streams = ffprobe(dst, "-show_streams")["streams"]
     video = next(s for s in streams if s["codec_type"] == "video")
     assert {k.lower(): v for k, v in video.get("tags", {}).items()}["timecode"] == "01:02:03:04"
