@@ -500,11 +500,20 @@ class Pipeline:
             self.stop.set()
 
     def _pass_packets(self, pipe: _Pipe, wanted: set[int]) -> None:
-        """Join mode's stage 1: the packets of the streams other than the video."""
-        if wanted:
-            for packet in self.input.demux([self.input.streams[i] for i in sorted(wanted)]):
-                if packet.stream.index in wanted and packet.size:
-                    pipe.put(("packet", packet))
+        """Join mode's stage 1: the packets of the streams other than the video. The
+        video's packets are only timed (not decoded), so that frames the demuxer
+        skips are said as in one piece."""
+        end = Fraction(0)
+        for packet in self.input.demux():
+            if packet.pts is not None and packet.time_base:
+                end = max(end, (packet.pts + (packet.duration or 0)) * packet.time_base)
+            if packet.stream.index == self.vin.index:
+                if packet.size and not packet.is_discard:
+                    self.retimer.push(None, packet.pts, packet.dts)
+            elif packet.stream.index in wanted and packet.size:
+                pipe.put(("packet", packet))
+        self.retimer.flush()
+        self._say_what_is_missing(end)
         pipe.put(_END)
 
     def _say_what_is_missing(self, end: Fraction) -> None:

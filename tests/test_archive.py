@@ -209,11 +209,12 @@ def whole_mkv(tmp_path):
     return make_clip(tmp_path / "whole.mkv", frames=50, audio="aac", size=(160, 120))
 
 
-def test_a_cut_short_file_says_how_much_is_missing(tiny_model, tmp_path, whole_mkv):
+@pytest.mark.parametrize("segments", ["0", "0.4"])  # one piece, and segments joined
+def test_a_cut_short_file_says_how_much_is_missing(tiny_model, tmp_path, whole_mkv, segments):
     data = whole_mkv.read_bytes()
     src = tmp_path / "cut.mkv"
     src.write_bytes(data[: len(data) // 2])  # an interrupted copy: the header still says 50 frames
-    said = colorize(tiny_model, src, tmp_path / "o.mkv", "-q")
+    said = colorize(tiny_model, src, tmp_path / "o.mkv", "-q", "--segment-seconds", segments)
     kept = len(frame_pts(tmp_path / "o.mkv"))
     assert 10 < kept < 45
     line = next(x for x in said.splitlines() if "the source says it lasts 2.1" in x)
@@ -222,12 +223,13 @@ def test_a_cut_short_file_says_how_much_is_missing(tiny_model, tmp_path, whole_m
     assert abs(missing - (50 - kept)) <= 3
 
 
-def test_a_damaged_cluster_is_counted(tiny_model, tmp_path, whole_mkv):
+@pytest.mark.parametrize("segments", ["0", "0.4"])
+def test_a_damaged_cluster_is_counted(tiny_model, tmp_path, whole_mkv, segments):
     data = whole_mkv.read_bytes()
     middle = len(data) // 2
     src = tmp_path / "damaged.mkv"
     src.write_bytes(data[:middle] + bytes(random.Random(3).getrandbits(8) for _ in range(3000)) + data[middle + 3000:])
-    said = colorize(tiny_model, src, tmp_path / "o.mkv", "-q")
+    said = colorize(tiny_model, src, tmp_path / "o.mkv", "-q", "--segment-seconds", segments)
     kept = len(frame_pts(tmp_path / "o.mkv"))
     assert kept < 50
     assert f"warning: about {50 - kept} frames missing in the source (damaged at" in said
