@@ -352,9 +352,26 @@ class _FilmJob:
 
         calls = [((src, dst), (str(src), str(dst), self.opts, self.model, self.segment_seconds, self.restart))
                  for src, dst in films]
-        with tqdm(unit="frame", disable=self.quiet, file=sys.stderr, dynamic_ncols=True) as bar:
+        with tqdm(total=_expected_frames(films, self.opts) or None, unit="frame", disable=self.quiet,
+                  file=sys.stderr, dynamic_ncols=True) as bar:
             cluster.run_tasks(render_task, calls, cluster.gpus_for(self.model.device), bar.update, done, broke)
         return failed
+
+
+def _expected_frames(films: list[tuple[Path, Path]], opts) -> int:
+    """The frames the films' headers promise, for the progress bar's ETA (0: unknown)."""
+    from .video import Pipeline
+
+    total = 0
+    for src, dst in films:
+        pipe = Pipeline(None, src, dst, opts)
+        try:
+            pipe.open_input()
+        except FilmcolorError:
+            continue
+        total += pipe.total
+        pipe.input.close()
+    return total
 
 
 def _say_report(dst: Path, report, seconds: float, quiet: bool) -> None:
