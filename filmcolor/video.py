@@ -14,8 +14,14 @@ film:
    packets as they come.
 
 Every frame keeps its own timestamp in the input's time base (variable frame
-rate survives). The output is written to a temporary file beside OUT and
-renamed at the end, so a crash or Ctrl-C leaves nothing at OUT.
+rate survives; broken ones are repaired, see timestamps.py). The output is
+written to a temporary file beside OUT and renamed at the end, so a crash or
+Ctrl-C leaves nothing at OUT.
+
+Two more modes serve films cut into segments (segments.py): a ``Window``
+renders one segment's frames, video only; ``joined`` skips colorizing and
+takes the video packets from the finished segments, while everything else
+comes from the source as in one piece.
 """
 
 from __future__ import annotations
@@ -719,7 +725,7 @@ class Pipeline:
         workers = [threading.Thread(target=self._decode, args=(decoded,), daemon=True, name="filmcolor-decode")]
         if segments:  # joining finished segments: nothing to colorize
             colored = decoded
-            finished = self._segment_packets(segments, vout)
+            finished = _SegmentPackets(segments, vout, self.report, self.progress)
         else:
             workers.append(threading.Thread(target=self._colorize, args=(decoded, colored), daemon=True,
                                             name="filmcolor-colour"))
@@ -771,9 +777,6 @@ class Pipeline:
                 self._encode_audio(output, stream, idx, frame)
             for packet in stream.encode(None):
                 output.mux(packet)
-
-    def _segment_packets(self, segments: list, vout) -> _SegmentPackets:
-        return _SegmentPackets(segments, vout, self.report, self.progress)
 
     def _frame_ticks(self) -> int:
         """One frame's duration in the video's time base (at least one tick)."""
