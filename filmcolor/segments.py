@@ -157,10 +157,12 @@ def _render(src: str, seg_path: str, opts: VideoOptions, seg: Segment, model: Mo
     pipe.open_input()
     report = pipe.run()
     frames = report.frames
-    if frames != seg.frames:
+    if frames != seg.frames and report.first_pts != seg.start:
         Path(seg_path).unlink(missing_ok=True)
         raise InputError(f"segment {seg.index} came out with {frames} frames where the film has {seg.frames} "
                          "(seeking in this file is not exact): render it in one piece with --segment-seconds 0")
+    # the seek was right: frames short of the plan are frames the decoder could not give (damage)
+    report.lost_frames = max(0, seg.frames - frames - report.damaged_packets)
     return report
 
 
@@ -218,7 +220,10 @@ def render_in_segments(src: str | os.PathLike, dst: str | os.PathLike, opts: Vid
                                  lambda: _write_manifest(work, identity, segments, done))
     report = joined.run()
     shutil.rmtree(work, ignore_errors=True)
-    for part in parts:  # what the segments saw, said once (their counts include warm-up frames: left out)
+    for part in parts:  # what the segments saw, said once; damage counted where each segment writes
+        report.damaged_packets += part.damaged_packets
+        report.lost_frames += part.lost_frames
+        report.concealed_frames += part.concealed_frames
         report.notices += [n for n in part.notices if n not in report.notices]
         report.warnings += [w for w in part.warnings if w not in report.warnings]
     report.notices.append(f"rendered in {len(segments)} segments" + (f", {len(todo)} of them now" if resumed else ""))

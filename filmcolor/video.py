@@ -136,6 +136,7 @@ class VideoReport:
     notices: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)  # said even with -q: the output may be wrong
     batch_size: int = 0
+    first_pts: int | None = None  # the first written frame's time (a segment's check of its seek)
 
 
 # AVColorTransferCharacteristic and AVColorSpace numbers (libavutil/pixfmt.h)
@@ -465,11 +466,14 @@ class Pipeline:
                     try:
                         frames = packet.decode()
                     except av.FFmpegError:
-                        self.report.damaged_packets += 1
+                        # a segment counts only the damage in what it writes: segments overlap
+                        self.report.damaged_packets += window is None or (
+                            packet.pts is not None and window.writes(packet.pts))
                         continue
                     decoded += len(frames)
                     for frame in frames:
-                        self.report.concealed_frames += frame.is_corrupt
+                        self.report.concealed_frames += frame.is_corrupt and (
+                            window is None or (frame.pts is not None and window.writes(frame.pts)))
                         interlaced_seen |= frame.interlaced_frame
                         for ready, t in self.retimer.push(frame, frame.pts, frame.dts):
                             if window is None or window.colours(t):
@@ -745,6 +749,8 @@ class Pipeline:
                 if kind == "frame":
                     if self.window is not None and not self.window.writes(obj.pts):
                         continue  # coloured for the frames beside it; written by the segment before or after
+                    if self.report.first_pts is None:
+                        self.report.first_pts = obj.pts
                     for packet in vout.encode(self._marked(obj)):
                         output.mux(packet)
                     self.report.frames += 1

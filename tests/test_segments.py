@@ -132,3 +132,18 @@ def test_in_out_or_a_folder(tiny_model, tmp_path):
     a = make_clip(tmp_path / "a.mp4", frames=4)
     r = CliRunner().invoke(main, ["video", str(a), str(a), str(tmp_path / "o.mp4")])
     assert r.exit_code == 2 and "give IN OUT, or several films and -o FOLDER" in r.output
+
+
+def test_damage_is_skipped_and_said_as_in_one_piece(tiny_model, tmp_path):
+    from test_video import garble
+
+    src = make_clip(tmp_path / "in.mkv", frames=48)
+    bad = tmp_path / "bad.mkv"
+    garble(src, bad, {30, 31})  # two packets of the second segment turned to noise
+    outputs = {}
+    for seconds in ("0", "0.5"):
+        r = run(tiny_model, bad, tmp_path / f"o{seconds}.mkv", "--segment-seconds", seconds, "-q")
+        assert r.exit_code == 0, r.output
+        assert "warning: damaged video: 2 packets refused by the decoder" in r.output
+        outputs[seconds] = frame_pts(tmp_path / f"o{seconds}.mkv")
+    assert outputs["0"] == outputs["0.5"] and len(outputs["0"]) == 46
