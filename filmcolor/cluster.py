@@ -10,7 +10,6 @@ reported by name; the other tasks finish.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -54,30 +53,22 @@ def run_tasks(fn: Callable, calls: Iterable[tuple], gpus: float, progress: Calla
     ray = _ray()
     from ray.util.queue import Queue
 
+    from .segments import drain
+
     counts = Queue()
     remote = ray.remote(num_gpus=gpus, max_retries=RETRIES, retry_exceptions=True)(fn)
     pending = {remote.remote(*args, counts): key for key, args in calls}
     try:
         while pending:
             ready, _ = ray.wait(list(pending), num_returns=1, timeout=0.2)
-            _drain(counts, progress)
+            drain(counts, progress)
             for ref in ready:
                 key = pending.pop(ref)
                 try:
                     on_done(key, ray.get(ref))
                 except Exception as e:  # the task's own error, after its retries
                     on_failed(key, getattr(e, "cause", None) or e)
-        _drain(counts, progress)
+        drain(counts, progress)
     finally:
         for ref in pending:
             ray.cancel(ref, force=True)
-
-
-def _drain(counts, progress: Callable[[int], None]) -> None:
-    n = 0
-    while not counts.empty():
-        n += counts.get_nowait()
-    if n:
-        progress(n)
-    else:
-        time.sleep(0)  # nothing yet: the caller's wait paces the loop

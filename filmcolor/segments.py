@@ -59,23 +59,16 @@ MANIFEST = "manifest.json"
 
 
 @dataclass
-class Segment:
-    index: int
-    seek: int | None  # the key frame to start decoding at (None: the film's start)
-    warm: int
-    start: int
-    end: int | None  # None: to the end of the film
-    frames: int = 0  # frames it must hold: what the plan counted
-    cool: int | None = None  # frames up to this one are coloured past the end (None: to the end)
-    first_index: int = 0  # the frame number of the frame at ``warm``
+class Segment(Window):
+    """One segment: the window of the film it renders, its number, and the frames it must hold."""
+
+    index: int = 0
+    frames: int = 0  # what the plan counted
 
     def name(self, codec: str) -> str:
         # QuickTime keeps the time base and the decode times of B-frames; it holds every
         # codec filmcolor writes but FFV1, which NUT holds (FFV1 has no B-frames to lose)
         return f"seg_{self.index:04d}.{'nut' if codec == 'ffv1' else 'mov'}"
-
-    def window(self) -> Window:
-        return Window(self.seek, self.warm, self.start, self.end, self.cool, self.first_index)
 
 
 def plan(src: Path, segment_seconds: float) -> tuple[list[Segment], str | None]:
@@ -129,7 +122,8 @@ def plan(src: Path, segment_seconds: float) -> tuple[list[Segment], str | None]:
         k = bisect.bisect_right(keys, warm) - 1
         seek = keys[k] if i > 0 and k >= 0 else None
         cool = times[stop + COOL_FRAMES] if stop + COOL_FRAMES < len(times) else None
-        segments.append(Segment(n, seek, warm, times[i], end, frames=stop - i, cool=cool, first_index=first))
+        segments.append(Segment(seek=seek, warm=warm, start=times[i], end=end, cool=cool, first_index=first,
+                                index=n, frames=stop - i))
     return segments, None
 
 
@@ -153,7 +147,7 @@ def _render(src: str, seg_path: str, opts: VideoOptions, seg: Segment, model: Mo
     A segment that does not hold the frames the plan counted is an error: the
     file could not be read or sought as the plan assumed."""
     colorizer = colorizer or model.load()
-    pipe = Pipeline(colorizer, Path(src), Path(seg_path), opts, progress, window=seg.window())
+    pipe = Pipeline(colorizer, Path(src), Path(seg_path), opts, progress, window=seg)
     pipe.open_input()
     report = pipe.run()
     frames = report.frames
@@ -185,10 +179,12 @@ def render_in_segments(src: str | os.PathLike, dst: str | os.PathLike, opts: Vid
     check_paths(src, dst, opts)
     say = say or (lambda text: None)
     progress = progress or (lambda n: None)
-    segments, whole = ([], "AVI starts at 0") if dst.suffix.lower() == ".avi" else ([], None)
-    if segment_seconds > 0 and not whole:
+    segments, whole = [], None
+    if dst.suffix.lower() == ".avi":
+        whole = "AVI starts at 0"
+    elif segment_seconds > 0:
         segments, whole = plan(src, segment_seconds)
-    if not segments or len(segments) == 1:
+    if len(segments) <= 1:
         if whole:
             say(f"rendered in one piece ({whole}): an interruption starts it again")
         return colorize_video(colorizer or model.load(), src, dst, opts, progress, on_start)
@@ -200,7 +196,11 @@ def render_in_segments(src: str | os.PathLike, dst: str | os.PathLike, opts: Vid
     if on_start:
         on_start(sum(s.frames for s in segments))
     work.mkdir(exist_ok=True)
-    _write_manifest(work, identity, segments, done)
+
+    def saved() -> None:
+        _write_manifest(work, identity, segments, done)
+
+    saved()
     if done:
         say(f"resuming: {len(done)} of {len(segments)} segments already rendered")
         progress(sum(segments[i].frames for i in done))
@@ -208,16 +208,14 @@ def render_in_segments(src: str | os.PathLike, dst: str | os.PathLike, opts: Vid
     resumed = bool(done)
     parts: list[VideoReport] = []
     if ray is not None:
-        parts = _render_on_ray(src, work, todo, opts, model, ray, progress, done,
-                               lambda: _write_manifest(work, identity, segments, done))
+        parts = _render_on_ray(src, work, todo, opts, model, ray, progress, done, saved)
     elif workers <= 1 or len(todo) <= 1:
         for seg in todo:
             parts.append(_render(str(src), str(work / seg.name(opts.codec)), opts, seg, model, colorizer, progress))
             done.add(seg.index)
-            _write_manifest(work, identity, segments, done)
+            saved()
     else:
-        parts = _render_parallel(src, work, todo, opts, model, workers, progress, done,
-                                 lambda: _write_manifest(work, identity, segments, done))
+        parts = _render_parallel(src, work, todo, opts, model, workers, progress, done, saved)
     report = joined.run()
     shutil.rmtree(work, ignore_errors=True)
     for part in parts:  # what the segments saw, said once; damage counted where each segment writes
@@ -244,12 +242,12 @@ def _render_parallel(src: Path, work: Path, todo: list[Segment], opts: VideoOpti
         while pending:
             finished, pending = concurrent.futures.wait(pending, timeout=0.2,
                                                         return_when=concurrent.futures.FIRST_COMPLETED)
-            _drain(counts, progress)
+            drain(counts, progress)
             for job in finished:
                 reports.append(job.result())  # a segment's error ends the run; finished ones stay for a rerun
                 done.add(jobs[job].index)
                 saved()
-        _drain(counts, progress)
+        drain(counts, progress)
     return reports
 
 
@@ -283,7 +281,8 @@ def _render_on_ray(src: Path, work: Path, todo: list[Segment], opts: VideoOption
     return reports
 
 
-def _drain(counts, progress: Callable[[int], None]) -> None:
+def drain(counts, progress: Callable[[int], None]) -> None:
+    """Hand the frame counts workers put on ``counts`` (a queue) to ``progress``, at once."""
     n = 0
     while not counts.empty():
         n += counts.get()
