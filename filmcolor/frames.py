@@ -103,6 +103,7 @@ class FrameColorizer:
         self._last_key: tuple[int, torch.Tensor] | None = None  # (frame number, its network a/b)
         # (from seconds, palette), by time: each applies from its time to the next one's
         self.references = sorted(references, key=lambda r: r[0])
+        self._reference_times = [t for t, _ in self.references]
         self._reference_now = -1  # index of the reference of the last frame seen (-1: none)
 
     def colorize(self, frames: list[av.VideoFrame], smoother: Smoother | None) -> list[av.VideoFrame]:
@@ -145,7 +146,7 @@ class FrameColorizer:
         """Index of the reference that applies at ``frame``'s time (-1: none)."""
         if not self.references or frame.pts is None or frame.time_base is None:
             return -1
-        return bisect.bisect_right([t for t, _ in self.references], float(frame.pts * frame.time_base)) - 1
+        return bisect.bisect_right(self._reference_times, float(frame.pts * frame.time_base)) - 1
 
     def _smoothed(self, L: torch.Tensor, smoother: Smoother, refs: list[int]) -> torch.Tensor:
         """Smoothed a/b (N, 2, h, w) for L (N, 1, h, w) of consecutive frames,

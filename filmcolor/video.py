@@ -281,6 +281,8 @@ class Pipeline:
             self.input.close()
             raise InputError("video stream without a frame size")
         self.in_format = cc.format.name if cc.format else "yuv420p"
+        # the nominal frame rate: what the encoder is told, and one frame's duration for repairs
+        self.rate = self.vin.average_rate or self.vin.guessed_rate or Fraction(25)
         self.total = self.vin.frames or (
             int(self.vin.duration * self.vin.time_base * (self.vin.average_rate or 25))
             if self.vin.duration else 0
@@ -369,7 +371,7 @@ class Pipeline:
             options["bf"] = "0"  # AVI keeps no presentation times: reordered frames would read back shifted
         for name, value in preset.environ:
             os.environ.setdefault(name, value)  # a user's own setting wins
-        rate = self.vin.average_rate or self.vin.guessed_rate or Fraction(25)
+        rate = self.rate
         stream = out.add_stream(preset.encoder, rate=rate, options=options)
         stream.width, stream.height = self.width, self.height
         stream.pix_fmt = self.out_format
@@ -677,7 +679,7 @@ class Pipeline:
             vout = output.add_stream_from_template(segments[0].streams.video[0])
             # what _add_video gives an encoded stream: a QuickTime timecode track needs the frame rate
             vout.time_base = self.vin.time_base
-            vout.codec_context.framerate = self.vin.average_rate or self.vin.guessed_rate or Fraction(25)
+            vout.codec_context.framerate = self.rate
             if self.timecode:
                 vout.metadata["timecode"] = self.timecode
         else:
@@ -786,8 +788,7 @@ class Pipeline:
 
     def _frame_ticks(self) -> int:
         """One frame's duration in the video's time base (at least one tick)."""
-        rate = self.vin.average_rate or self.vin.guessed_rate or Fraction(25)
-        return max(1, round(1 / (rate * self.vin.time_base)))
+        return max(1, round(1 / (self.rate * self.vin.time_base)))
 
     def _clock_restarts(self) -> bool:
         """Whether the source's format says its clock may restart (MPEG-TS/PS)."""
