@@ -2,6 +2,7 @@
 
     python benchmarks/video.py [--clip samples/video/bigbuckbunny.mp4] [--repeat 2]
                                [--preset medium] [--size 128] [--memory]
+                               [--reference PHOTO]
 
 Both runs decode the same file with PyAV and encode with the same libx264
 settings (crf 18, the preset given, same pixel format), copying the audio; the
@@ -17,6 +18,7 @@ import argparse
 import shutil
 import tempfile
 import time
+from dataclasses import replace
 from fractions import Fraction
 from pathlib import Path
 
@@ -26,6 +28,7 @@ from av.video.frame import PictureType
 from common import REPO, run_measured
 
 from filmcolor import Colorizer
+from filmcolor.images import read_reference
 from filmcolor.video import VideoOptions, colorize_video
 
 
@@ -66,19 +69,24 @@ def transcode(src: Path, dst: Path, preset: str, crf: int) -> int:
 
 
 def speed(clip: Path, repeat: int, preset: str, size: int, batch: int,
-          key_interval: int = VideoOptions.key_interval) -> tuple[float, float]:
+          key_interval: int = VideoOptions.key_interval, reference: Path | None = None) -> list[float]:
+    """fps of the transcode, of filmcolor, and (given ``reference``) of filmcolor steered by it."""
     colorizer = Colorizer.load(device="cpu", size=size)
-    best_t = best_c = float("inf")
+    opts = [VideoOptions(preset=preset, batch_size=batch, key_interval=key_interval)]
+    if reference is not None:
+        opts.append(replace(opts[0], references=((0.0, colorizer.reference(read_reference(reference))),)))
+    best = [float("inf")] * (1 + len(opts))
     frames = 0
     with tempfile.TemporaryDirectory() as tmp:
         for _ in range(repeat):
             t = time.perf_counter()
             frames = transcode(clip, Path(tmp) / "t.mp4", preset, 18)
-            best_t = min(best_t, time.perf_counter() - t)
-            t = time.perf_counter()
-            colorize_video(colorizer, clip, Path(tmp) / "c.mp4", VideoOptions(preset=preset, batch_size=batch, key_interval=key_interval))
-            best_c = min(best_c, time.perf_counter() - t)
-    return frames / best_t, frames / best_c
+            best[0] = min(best[0], time.perf_counter() - t)
+            for i, o in enumerate(opts, 1):
+                t = time.perf_counter()
+                colorize_video(colorizer, clip, Path(tmp) / "c.mp4", o)
+                best[i] = min(best[i], time.perf_counter() - t)
+    return [frames / b for b in best]
 
 
 def make_film(path: Path, frames: int, w: int = 1920, h: int = 1080) -> None:
@@ -143,15 +151,19 @@ def main() -> None:
     ap.add_argument("--key-interval", type=int, default=VideoOptions.key_interval)
     ap.add_argument("--memory", action="store_true")
     ap.add_argument("--grain", action="store_true", help="also a grainy black-and-white copy of the clip")
+    ap.add_argument("--reference", type=Path, help="also time the film steered by this colour photo")
     args = ap.parse_args()
     clips = [("", args.clip)]
     with tempfile.TemporaryDirectory() as tmp:
         if args.grain:
             clips.append((" (grainy b/w copy)", grainy_copy(args.clip, Path(tmp) / "grainy.mp4")))
         for label, clip in clips:
-            t_fps, c_fps = speed(clip, args.repeat, args.preset, args.size, args.batch, args.key_interval)
+            t_fps, c_fps, *r_fps = speed(clip, args.repeat, args.preset, args.size, args.batch, args.key_interval,
+                                         args.reference)
             print(f"{args.clip.name}{label}, libx264 crf 18 {args.preset}: transcode {t_fps:.1f} fps, "
                   f"filmcolor video {c_fps:.1f} fps (--key-interval {args.key_interval}), ratio {c_fps / t_fps:.2f}")
+            for fps in r_fps:
+                print(f"  with --reference {args.reference.name}: {fps:.1f} fps")
     if args.memory:
         for n, mb, fps in memory():
             print(f"1080p film, {n} frames (preset ultrafast): peak {mb:.0f} MB, {fps:.1f} fps")

@@ -111,9 +111,9 @@ def main() -> None:
 @click.option("--max-megapixels", default=250.0, type=click.FloatRange(min=0.01),
               help="Refuse larger pictures (they need about 8 bytes a pixel).")
 @click.option("--reference", "reference_path", type=click.Path(dir_okay=False, path_type=Path),
-              help="A colour photo whose palette the colour is steered toward (the same place, a similar scene).")
-@click.option("--reference-strength", default=0.5, type=click.FloatRange(min=0.0),
-              help="How far toward the reference's palette: 0 none, 1 its palette taken over.")
+              help="A colour photo whose colours the colour is steered toward (the same place, a similar scene).")
+@click.option("--reference-strength", default=1.0, show_default=True, type=click.FloatRange(0.0, 1.0),
+              help="How far toward the reference: 0 the automatic colour, 1 the reference's full effect.")
 @click.option("--ray", "ray_address", is_flag=False, flag_value="local", default=None, metavar="[ADDRESS]",
               help="Colorize the photos as Ray tasks: on a local cluster started for the run (--ray alone), the "
                    "cluster this machine is in (auto) or at ADDRESS. Paths must be seen by every node. "
@@ -207,10 +207,10 @@ def image(inputs, output, recursive, compare, max_megapixels, reference_path, re
                    "along the motion between (1: every frame; needs smoothing).")
 @click.option("--deinterlace", is_flag=True, help="Deinterlace (bwdif) before colorizing.")
 @click.option("--reference", "references", multiple=True, metavar="[TIME=]PHOTO",
-              help="A colour photo whose palette the colour is steered toward, from TIME (5:12, 1:02:03.5 or "
+              help="A colour photo whose colours the colour is steered toward, from TIME (5:12, 1:02:03.5 or "
                    "seconds; default 0) until the next reference. Repeatable.")
-@click.option("--reference-strength", default=0.5, type=click.FloatRange(min=0.0),
-              help="How far toward each reference's palette: 0 none, 1 its palette taken over.")
+@click.option("--reference-strength", default=1.0, show_default=True, type=click.FloatRange(0.0, 1.0),
+              help="How far toward each reference: 0 the automatic colour, 1 the reference's full effect.")
 @click.option("--segment-seconds", default=60.0, type=click.FloatRange(min=0.0),
               help="Render long films in segments of about this many seconds, kept beside OUT until the film is "
                    "done: the same command again resumes an interrupted render (0: one piece).")

@@ -22,7 +22,7 @@ import torch.nn.functional as F
 
 from . import checkpoint, color, model
 from .checkpoint import ModelInfo
-from .reference import STRENGTH, Reference, make_reference, steer_ab
+from .reference import STRENGTH, Reference, calibrate, fit_calibration, make_reference, steer_ab
 from .reference import bin_bias as bias_for
 
 STRIP_ROWS = 512  # full-size rows recombined at a time: bounds memory for huge images
@@ -122,12 +122,24 @@ class Colorizer:
     # -------------------------------------------------------------- small size
 
     def reference(self, rgb: np.ndarray, strength: float = STRENGTH) -> Reference:
-        """A reference photo's palette for :meth:`colorize` and :meth:`ab_small`.
+        """A reference photo's palette and calibration for :meth:`colorize` and
+        :meth:`ab_small` (see reference.py).
 
-        rgb: (H, W, 3|4) uint8 or uint16 colour picture. Raises InputError if it is grey.
+        rgb: (H, W, 3|4) uint8 or uint16 colour picture. Raises InputError if it
+        is grey. strength: 0 (no effect) .. 1 (full effect).
         """
         head = self.net.head
-        return make_reference(rgb, head.ab_centres if head.cfg.kind == "classify" else None, strength)
+        ref = make_reference(rgb, head.ab_centres if head.cfg.kind == "classify" else None, strength)
+        # the network colours the reference's own lightness, seen as it sees any picture
+        rgb = rgb[..., :3]
+        h, w = rgb.shape[:2]
+        small = shrink(rgb, *small_shape(h, w, self.size))
+        lab = cv2.cvtColor(small.astype(np.float32) * (1.0 / np.iinfo(rgb.dtype).max), cv2.COLOR_RGB2LAB)
+        L = torch.from_numpy(np.ascontiguousarray(lab[..., 0]))
+        got = self.ab_small(L[None, None], clamp=False, reference=ref)[0]  # no calibration yet
+        ref.calibration = fit_calibration(L.reshape(-1), got.reshape(2, -1).T.cpu(),
+                                          torch.from_numpy(lab[..., 1:].reshape(-1, 2)))
+        return ref
 
     @torch.inference_mode()
     def ab_small(self, L: torch.Tensor, clamp: bool = True, reference: Reference | None = None) -> torch.Tensor:
@@ -137,7 +149,7 @@ class Colorizer:
         of 32). Returns (N, 2, h, w) float32 a/b in LAB units on L's device,
         gamut-clamped against L unless ``clamp`` is False (for callers that
         clamp later anyway). Holds one batch: split long sequences outside.
-        ``reference`` steers every picture of the batch toward its palette.
+        ``reference`` steers every picture of the batch toward its colour.
         """
         color.check_image(L, 1, "L")
         n, _, h, w = L.shape
@@ -155,6 +167,8 @@ class Colorizer:
                 ab = self._steered(x, reference)
         ab = F.interpolate(ab.float(), size=(h + ph, w + pw), mode="bilinear", align_corners=False)
         ab = ab[..., :h, :w]
+        if reference is not None:
+            ab = calibrate(L.to(ab.device, torch.float32), ab, reference)
         if clamp:
             ab = color.clamp_ab(L.to(ab.device, torch.float32), ab)
         return ab.to(L.device)

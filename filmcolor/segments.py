@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import bisect
 import concurrent.futures
-import hashlib
 import json
 import multiprocessing
 import os
@@ -131,8 +130,7 @@ def _identity(src: Path, opts: VideoOptions, model: ModelSpec, segment_seconds: 
     """What must match for finished segments to be reused."""
     st = src.stat()
     shaping = {k: v for k, v in asdict(opts).items() if k not in ("references", "queue_batches", "cpu_threads")}
-    refs = [(t, hashlib.sha256(r.hist.numpy().tobytes() if r.hist is not None else r.mean.numpy().tobytes())
-             .hexdigest()[:16], r.strength) for t, r in opts.references]
+    refs = [(t, r.digest()) for t, r in opts.references]
     model_id = None
     if model.path:
         mst = Path(model.path).stat()

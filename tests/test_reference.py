@@ -13,7 +13,7 @@ from filmcolor import Colorizer, ColorizerConfig, checkpoint, model
 from filmcolor.checkpoint import ModelInfo
 from filmcolor.cli import main
 from filmcolor.errors import InputError
-from filmcolor.reference import bin_bias, make_reference, steer_ab
+from filmcolor.reference import PALETTE, Reference, bin_bias, calibrate, fit_calibration, make_reference, steer_ab
 
 
 def plain(rgb, h=48, w=64) -> np.ndarray:
@@ -77,13 +77,15 @@ def test_a_reference_that_agrees_with_the_network_changes_nothing():
     assert torch.allclose(bias - bias.mean(), torch.zeros_like(bias), atol=1e-3)
 
 
-def test_regression_models_are_moved_to_the_references_mean_and_spread():
+def test_regression_models_are_moved_toward_the_references_mean_and_spread():
     ab = torch.randn(1, 2, 16, 16) * 3 + torch.tensor([5.0, -5.0]).view(1, 2, 1, 1)
     ref = make_reference(plain((200, 40, 40)), None, strength=1.0)
     ref.std = torch.tensor([10.0, 4.0])
     out = steer_ab(ab, ref)
-    assert torch.allclose(out.mean((2, 3))[0], ref.mean, atol=1e-3)
-    assert torch.allclose(out.std((2, 3))[0], ref.std, atol=1e-2)
+    mean, std = ab.mean((2, 3))[0], ab.std((2, 3))[0]
+    # PALETTE of the way: the mean linearly, the spread geometrically
+    assert torch.allclose(out.mean((2, 3))[0], mean + PALETTE * (ref.mean - mean), atol=1e-3)
+    assert torch.allclose(out.std((2, 3))[0], std * (ref.std / std) ** PALETTE, atol=1e-2)
     ref.strength = 0.0
     assert torch.allclose(steer_ab(ab, ref), ab, atol=1e-5)
 
@@ -153,3 +155,42 @@ def test_film_reference_errors_are_one_line_before_any_work(classify_model, tmp_
                                       "--reference", ref])
         assert r.exit_code != 0 and says in r.output, r.output
         assert not (tmp_path / "o.mp4").exists()
+
+
+def test_calibration_recovers_a_map_and_is_never_worse_than_no_colour():
+    g = torch.Generator().manual_seed(1)
+    L = torch.rand(4000, generator=g) * 100
+    got = torch.randn(4000, 2, generator=g) * 20
+    # truth: the network's colour turned, scaled and shifted by lightness
+    m = torch.tensor([[0.6, -0.3], [0.2, 0.8]])
+    truth = got @ m.T + torch.stack([L * 0.2 - 10, 15 - L * 0.1], 1)
+    mapped = calibrate(L.view(1, 1, 40, 100), got.T.reshape(1, 2, 40, 100),
+                       Reference(None, truth.mean(0), truth.std(0), 1.0, fit_calibration(L, got, truth)))
+    err = (mapped.reshape(2, -1).T - truth).norm(dim=1).mean()
+    assert err < 0.1 * truth.norm(dim=1).mean()
+    # colour the network gives at random: the fit gives (close to) none, never more error than none
+    noise = torch.randn(4000, 2, generator=g) * 20
+    w = fit_calibration(L, noise, truth)
+    fitted = calibrate(L.view(1, 1, 40, 100), noise.T.reshape(1, 2, 40, 100),
+                       Reference(None, truth.mean(0), truth.std(0), 1.0, w)).reshape(2, -1).T
+    assert ((fitted - truth) ** 2).sum() <= (truth**2).sum()
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    return float(10 * np.log10(255**2 / np.mean((a.astype(float) - b.astype(float)) ** 2)))
+
+
+@pytest.mark.parametrize("name", ["tests/data/photo.jpg", "samples/truth/beach.jpg", "samples/truth/livingroom.jpg"])
+def test_the_true_photo_as_reference_is_never_further_from_the_truth_than_grey(classify_colorizer, name):
+    from conftest import REPO
+
+    truth = cv2.cvtColor(cv2.imread(str(REPO / name)), cv2.COLOR_BGR2RGB)
+    grey = cv2.cvtColor(truth, cv2.COLOR_RGB2GRAY)
+    grey_rgb = cv2.cvtColor(grey, cv2.COLOR_GRAY2RGB)
+    ref = classify_colorizer.reference(truth)
+    steered = classify_colorizer.colorize(grey, ref)
+    ref.calibration = None
+    palette_only = classify_colorizer.colorize(grey, ref)
+    # an untrained network, whose colour the calibration must bring nearer the truth than grey
+    assert psnr(steered, truth) > psnr(grey_rgb, truth)
+    assert psnr(steered, truth) > psnr(palette_only, truth)
