@@ -209,6 +209,9 @@ def image(inputs, output, recursive, compare, max_megapixels, reference_path, re
 @click.option("--reference", "references", multiple=True, metavar="[TIME=]PHOTO",
               help="A colour photo whose colours the colour is steered toward, from TIME (5:12, 1:02:03.5 or "
                    "seconds; default 0) until the next reference. Repeatable.")
+@click.option("--reference-list", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
+              help="References from a text file, a 'TIME PHOTO' (or TIME=PHOTO) a line, # for comments; "
+                   "photos named relative to the file.")
 @click.option("--reference-strength", default=1.0, show_default=True, type=click.FloatRange(0.0, 1.0),
               help="How far toward each reference: 0 the automatic colour, 1 the reference's full effect.")
 @click.option("--segment-seconds", default=60.0, type=click.FloatRange(min=0.0),
@@ -224,7 +227,7 @@ def image(inputs, output, recursive, compare, max_megapixels, reference_path, re
 @model_options
 @guarded
 def video(paths, out_dir, codec, crf, preset, batch_size, no_smooth, key_interval, deinterlace, references,
-          reference_strength, segment_seconds, workers, restart, ray_address, model_path, device, size, quiet,
+          reference_list, reference_strength, segment_seconds, workers, restart, ray_address, model_path, device, size, quiet,
           debug):
     """Colorize a film IN into OUT, or several into a folder: every frame and timestamp kept, sound and
     subtitles copied."""
@@ -247,7 +250,7 @@ def video(paths, out_dir, codec, crf, preset, batch_size, no_smooth, key_interva
                         smooth=not no_smooth, key_interval=key_interval, deinterlace=deinterlace)
     from .images import read_reference
 
-    given = [_time_and_photo(r) for r in references]
+    given = [_time_and_photo(r) for r in references] + (_reference_list(reference_list) if reference_list else [])
     photos = [(t, path, read_reference(path)) for t, path in given]  # bad photos refused before the model loads
     model = ModelSpec(str(model_path) if model_path else None, device, size)
     job = _FilmJob(opts, model, segment_seconds, workers, restart, ray_address, quiet)
@@ -392,22 +395,49 @@ def _say_report(dst: Path, report, seconds: float, quiet: bool) -> None:
                    f"({report.frames / max(seconds, 1e-9):.1f} fps){kept}", err=True)
 
 
-def _time_and_photo(text: str) -> tuple[float, Path]:
-    """'5:12=garden.jpg' -> (312.0, Path('garden.jpg')); a bare photo starts at 0."""
-    when, sep, photo = text.partition("=")
-    if not sep:
-        return 0.0, Path(text)
+def _seconds(when: str, hint: str) -> float:
+    """'5:12' -> 312.0; '1:02:03.5' and plain seconds too."""
     try:
         parts = [float(p) for p in when.split(":")]
         if len(parts) > 3 or any(p < 0 for p in parts):
             raise ValueError
     except ValueError:
-        raise click.BadParameter(f"{when!r} is not a time (5:12, 1:02:03.5 or seconds)",
-                                 param_hint="--reference") from None
+        raise click.BadParameter(f"{when!r} is not a time (5:12, 1:02:03.5 or seconds)", param_hint=hint) from None
     seconds = 0.0
     for p in parts:
         seconds = seconds * 60 + p
-    return seconds, Path(photo)
+    return seconds
+
+
+def _time_and_photo(text: str) -> tuple[float, Path]:
+    """'5:12=garden.jpg' -> (312.0, Path('garden.jpg')); a bare photo starts at 0."""
+    when, sep, photo = text.partition("=")
+    if not sep:
+        return 0.0, Path(text)
+    return _seconds(when, "--reference"), Path(photo)
+
+
+def _reference_list(path: Path) -> list[tuple[float, Path]]:
+    """The (time, photo) of each 'TIME PHOTO' or 'TIME=PHOTO' line of a text file."""
+    hint = "--reference-list"
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as e:
+        raise click.BadParameter(f"cannot read {path}: {getattr(e, 'strerror', None) or e}", param_hint=hint) from None
+    out = []
+    for n, line in enumerate(lines, 1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        when, sep, photo = line.partition("=")
+        if not sep:
+            when, _, photo = line.partition(" ")
+        if not photo.strip():
+            raise click.BadParameter(f"{path} line {n}: expected TIME PHOTO, got {line!r}", param_hint=hint)
+        out.append((_seconds(when.strip(), f"{hint} ({path} line {n})"), path.parent / photo.strip()))
+    if not out:
+        raise click.BadParameter(f"{path} names no reference", param_hint=hint)
+    return out
 
 
 def _palette(colorizer: Colorizer, path: Path, rgb, strength: float):

@@ -119,7 +119,8 @@ def test_cli_reference(classify_model, tmp_path, photo):
         assert not (tmp_path / "x.png").exists()
 
 
-def test_film_references_apply_from_their_time_and_never_before(classify_model, tmp_path):
+@pytest.mark.parametrize("given", ["options", "list"])
+def test_film_references_apply_from_their_time_and_never_before(classify_model, tmp_path, given):
     import shutil
 
     import av
@@ -131,9 +132,13 @@ def test_film_references_apply_from_their_time_and_never_before(classify_model, 
     Image.fromarray(plain((200, 40, 40))).save(tmp_path / "red.png")
     Image.fromarray(plain((40, 60, 200))).save(tmp_path / "blue.png")
     dst = tmp_path / "o.mkv"
+    if given == "options":
+        refs = ["--reference", str(tmp_path / "red.png"), "--reference", f"0:01={tmp_path / 'blue.png'}"]
+    else:  # a list beside the photos, naming them relative to itself
+        (tmp_path / "refs.txt").write_text("# shot list\n0 red.png\n\n0:01=blue.png\n")
+        refs = ["--reference-list", str(tmp_path / "refs.txt")]
     r = CliRunner().invoke(main, ["video", str(src), str(dst), "--model", str(classify_model), "--codec", "ffv1",
-                                  "--reference", str(tmp_path / "red.png"), "--reference",
-                                  f"0:01={tmp_path / 'blue.png'}", "-q"])
+                                  *refs, "-q"])
     assert r.exit_code == 0, r.output
     with av.open(str(dst)) as c:
         frames = [(float(f.pts * f.time_base), f.to_ndarray(format="rgb24").astype(int)) for f in c.decode(video=0)]
@@ -149,10 +154,17 @@ def test_film_reference_errors_are_one_line_before_any_work(classify_model, tmp_
     from media import make_clip
 
     src = make_clip(tmp_path / "in.mp4", frames=4)
-    for ref, says in [("later=x.png", "Invalid value for --reference: 'later' is not a time"),
-                      (f"1:00={tmp_path / 'none.png'}", f"error: reference {tmp_path / 'none.png'}: no such file")]:
+    (tmp_path / "bad.txt").write_text("0 \n")
+    (tmp_path / "late.txt").write_text("soon red.png\n")
+    for opt, ref, says in [
+        ("--reference", "later=x.png", "Invalid value for --reference: 'later' is not a time"),
+        ("--reference", f"1:00={tmp_path / 'none.png'}", f"error: reference {tmp_path / 'none.png'}: no such file"),
+        ("--reference-list", tmp_path / "none.txt", f"cannot read {tmp_path / 'none.txt'}: No such file"),
+        ("--reference-list", tmp_path / "bad.txt", "bad.txt line 1: expected TIME PHOTO"),
+        ("--reference-list", tmp_path / "late.txt", "late.txt line 1): 'soon' is not a time"),
+    ]:
         r = CliRunner().invoke(main, ["video", str(src), str(tmp_path / "o.mp4"), "--model", str(classify_model),
-                                      "--reference", ref])
+                                      opt, str(ref)])
         assert r.exit_code != 0 and says in r.output, r.output
         assert not (tmp_path / "o.mp4").exists()
 
