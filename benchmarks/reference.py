@@ -1,6 +1,6 @@
 """Colour from a reference photo, on photos the model never trained on.
 
-    python benchmarks/reference.py [--strength 1.0 ...] [--data DIR ...] [--limit N]
+    python benchmarks/reference.py [--strength 1.0 ...] [--palette 0.5] [--data DIR ...] [--limit N]
 
 Every photo below the --data folders (default: the held-out validation
 sources, as benchmarks/quality.py) is made grey and colorized four ways, all
@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 from quality import HELD_OUT
 
-from filmcolor import Colorizer
+from filmcolor import Colorizer, reference
 from filmcolor.evaluate import find_inputs, score
 from filmcolor.images import grey_rgb, read_picture
 
@@ -64,9 +64,13 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--data", action="append", type=Path, help="folders of colour photos (repeatable)")
     ap.add_argument("--strength", action="append", type=float, help="reference strength (repeatable; default 1)")
+    ap.add_argument("--palette", type=float, help="how far the palette step goes at strength 1 "
+                    f"(default {reference.PALETTE}, filmcolor/reference.py's PALETTE)")
     ap.add_argument("--model", default=None)
     ap.add_argument("--limit", type=int, default=0, help="only the first N photos (a quick look)")
     args = ap.parse_args()
+    if args.palette is not None:
+        reference.PALETTE = args.palette
     roots = args.data or list(HELD_OUT)
     photos = find_inputs(roots, recursive=True)
     photos = photos[: args.limit] if args.limit else photos

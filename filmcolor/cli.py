@@ -148,7 +148,7 @@ def image(inputs, output, recursive, compare, max_megapixels, reference_path, re
     colorizer = load_colorizer(model_path, device, size) if any(j.error is None for j in jobs) else None
     opts = ImageOptions(compare=compare, max_megapixels=max_megapixels)
     if reference is not None and colorizer is not None:
-        opts.reference = _palette(colorizer, reference_path, reference, reference_strength)
+        opts.reference = _steer(colorizer, reference_path, reference, reference_strength)
     start, done, megapixels, failed = time.perf_counter(), 0, 0.0, []
 
     def report(result: JobResult) -> None:
@@ -312,7 +312,7 @@ class _FilmJob:
     def load(self, photos: list, strength: float) -> None:
         self.colorizer = load_colorizer(self.model.path and Path(self.model.path), self.model.device,
                                         self.model.size)
-        self.opts.references = tuple((t, _palette(self.colorizer, path, rgb, strength)) for t, path, rgb in photos)
+        self.opts.references = tuple((t, _steer(self.colorizer, path, rgb, strength)) for t, path, rgb in photos)
 
     def render(self, src: Path, dst: Path):
         """One film here (its segments on Ray with --ray): (report, seconds)."""
@@ -440,7 +440,7 @@ def _reference_list(path: Path) -> list[tuple[float, Path]]:
     return out
 
 
-def _palette(colorizer: Colorizer, path: Path, rgb, strength: float):
+def _steer(colorizer: Colorizer, path: Path, rgb, strength: float):
     """The colorizer's :class:`Reference` of a photo, its errors naming the photo."""
     try:
         return colorizer.reference(rgb, strength)

@@ -190,7 +190,7 @@ class Colorizer:
         or (H, W, 4) with the alpha untouched when the input had alpha (grey +
         alpha comes as (H, W, 2) and goes out as RGBA), in the input's dtype.
         reference: a colour picture (RGB array, default strength) or a
-        :meth:`reference` whose palette the colour is steered toward.
+        :meth:`reference` that the colour is steered toward.
         """
         if reference is not None and not isinstance(reference, Reference):
             reference = self.reference(reference)

@@ -101,7 +101,7 @@ class FrameColorizer:
         # middle (a segment): key frames then fall where they fall in one piece
         self._frames_seen = first_frame
         self._last_key: tuple[int, torch.Tensor] | None = None  # (frame number, its network a/b)
-        # (from seconds, palette), by time: each applies from its time to the next one's
+        # (from seconds, reference), by time: each applies from its time to the next one's
         self.references = sorted(references, key=lambda r: r[0])
         self._reference_times = [t for t, _ in self.references]
         self._reference_now = -1  # index of the reference of the last frame seen (-1: none)

@@ -335,7 +335,7 @@ class Job:
 class ImageOptions:
     compare: bool = False
     max_megapixels: float = 250.0
-    reference: Reference | None = None  # a colour photo's palette to steer toward (Colorizer.reference)
+    reference: Reference | None = None  # a colour photo to steer the colour toward (Colorizer.reference)
 
 
 def _is_own_output(p: Path) -> bool:

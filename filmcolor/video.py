@@ -81,7 +81,7 @@ class VideoOptions:
     cpu_threads: int | None = None
     deinterlace: bool = False
     queue_batches: int = 2  # batches buffered between stages
-    # (from second, palette): each reference photo steers the colour from its time to the next one's
+    # (from second, Reference): each reference photo steers the colour from its time to the next one's
     references: tuple = ()
 
 

@@ -13,7 +13,15 @@ from filmcolor import Colorizer, ColorizerConfig, checkpoint, model
 from filmcolor.checkpoint import ModelInfo
 from filmcolor.cli import main
 from filmcolor.errors import InputError
-from filmcolor.reference import PALETTE, Reference, bin_bias, calibrate, fit_calibration, make_reference, steer_ab
+from filmcolor.reference import (
+    PALETTE,
+    Reference,
+    bin_bias,
+    calibrate,
+    fit_calibration,
+    make_reference,
+    steer_ab,
+)
 
 
 def plain(rgb, h=48, w=64) -> np.ndarray:
