@@ -32,12 +32,17 @@ def lab_ab(rgb: tuple) -> np.ndarray:
     return cv2.cvtColor(np.array([[rgb]], np.float32) / 255, cv2.COLOR_RGB2LAB)[0, 0, 1:]
 
 
-@pytest.fixture(scope="module")
-def classify_colorizer() -> Colorizer:
+def untrained(kind: str) -> Colorizer:
     torch.manual_seed(0)
-    net = model.build("unet", {"channels": [8, 16, 16, 32, 32], "head": {"kind": "classify", "temperature": 1.0}})
+    head = {"kind": kind, "temperature": 1.0} if kind == "classify" else {"kind": kind}
+    net = model.build("unet", {"channels": [8, 16, 16, 32, 32], "head": head})
     return Colorizer(net, ModelInfo(arch="unet", params=model.config_to_dict(net.cfg), train_size=64),
                      ColorizerConfig(size=64, device="cpu"))
+
+
+@pytest.fixture(scope="module")
+def classify_colorizer() -> Colorizer:
+    return untrained("classify")
 
 
 def test_a_reference_palette_is_its_colours_on_the_models_bins(classify_colorizer):
@@ -200,17 +205,20 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
     return float(10 * np.log10(255**2 / np.mean((a.astype(float) - b.astype(float)) ** 2)))
 
 
+@pytest.mark.parametrize("kind", ["classify", "regression"])
 @pytest.mark.parametrize("name", ["tests/data/photo.jpg", "samples/truth/beach.jpg", "samples/truth/livingroom.jpg"])
-def test_the_true_photo_as_reference_is_never_further_from_the_truth_than_grey(classify_colorizer, name):
+def test_the_true_photo_as_reference_is_never_further_from_the_truth_than_grey(name, kind):
     from conftest import REPO
+
+    colorizer = untrained(kind)
 
     truth = cv2.cvtColor(cv2.imread(str(REPO / name)), cv2.COLOR_BGR2RGB)
     grey = cv2.cvtColor(truth, cv2.COLOR_RGB2GRAY)
     grey_rgb = cv2.cvtColor(grey, cv2.COLOR_GRAY2RGB)
-    ref = classify_colorizer.reference(truth)
-    steered = classify_colorizer.colorize(grey, ref)
+    ref = colorizer.reference(truth)
+    steered = colorizer.colorize(grey, ref)
     ref.calibration = None
-    palette_only = classify_colorizer.colorize(grey, ref)
+    palette_only = colorizer.colorize(grey, ref)
     # an untrained network, whose colour the calibration must bring nearer the truth than grey
     assert psnr(steered, truth) > psnr(grey_rgb, truth)
     assert psnr(steered, truth) > psnr(palette_only, truth)
