@@ -74,10 +74,14 @@ class Reference:
     calibration: torch.Tensor | None = None
 
     def digest(self) -> str:
-        """A short hash of everything that shapes the colour (for resuming a film)."""
+        """A short hash of everything that shapes the colour (for resuming a film).
+
+        Rounded first: the same photo read again in another run must match even
+        if a different thread count moved the last bits of the fit.
+        """
         h = hashlib.sha256(repr(self.strength).encode())
         for t in (self.hist, self.mean, self.std, self.calibration):
-            h.update(b"-" if t is None else t.numpy().tobytes())
+            h.update(b"-" if t is None else np.round(t.double().numpy(), 3).tobytes())
         return h.hexdigest()[:16]
 
 

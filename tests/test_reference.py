@@ -222,3 +222,13 @@ def test_the_true_photo_as_reference_is_never_further_from_the_truth_than_grey(n
     # an untrained network, whose colour the calibration must bring nearer the truth than grey
     assert psnr(steered, truth) > psnr(grey_rgb, truth)
     assert psnr(steered, truth) > psnr(palette_only, truth)
+
+
+def test_a_references_digest_tells_what_shapes_the_colour_and_ignores_the_last_bits(classify_colorizer, photo):
+    ref = classify_colorizer.reference(photo)
+    again = classify_colorizer.reference(photo)
+    assert ref.digest() == again.digest()
+    again.calibration = again.calibration + 1e-6  # what another thread count does to the fit
+    assert ref.digest() == again.digest()
+    assert classify_colorizer.reference(photo, strength=0.5).digest() != ref.digest()
+    assert classify_colorizer.reference(photo[:, ::-1].copy() // 2).digest() != ref.digest()
