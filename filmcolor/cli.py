@@ -132,6 +132,7 @@ def image(inputs, output, recursive, compare, max_megapixels, reference_path, re
         read_reference,
     )
 
+    _check_strength(reference_path is not None)
     reference = read_reference(reference_path, max_megapixels) if reference_path else None
 
     earlier: list[Path] = []
@@ -245,6 +246,7 @@ def video(paths, out_dir, codec, crf, preset, batch_size, no_smooth, key_interva
     if out_dir is None and len(paths) != 2:
         raise click.UsageError("give IN OUT, or several films and -o FOLDER")
     _check_video_options(codec, crf, no_smooth)
+    _check_strength(bool(references or reference_list))
     films = [(p, out_dir / p.name) for p in paths] if out_dir is not None else [(paths[0], paths[1])]
     opts = VideoOptions(codec=codec, crf=crf, preset=preset, batch_size=batch_size,
                         smooth=not no_smooth, key_interval=key_interval, deinterlace=deinterlace)
@@ -448,13 +450,18 @@ def _steer(colorizer: Colorizer, path: Path, rgb, strength: float):
         raise type(e)(f"reference {path}: {e}") from None
 
 
+def given(name: str) -> bool:
+    """Whether the user typed option ``name`` (rather than left its default)."""
+    return click.get_current_context().get_parameter_source(name) == click.core.ParameterSource.COMMANDLINE
+
+
+def _check_strength(has_reference: bool) -> None:
+    if given("reference_strength") and not has_reference:
+        click.echo("note: --reference-strength does nothing without a reference", err=True)
+
+
 def _check_video_options(codec: str, crf: int, no_smooth: bool) -> None:
     """Refuse a --crf the encoder cannot take; say when an option given does nothing."""
-    ctx = click.get_current_context()
-
-    def given(name: str) -> bool:
-        return ctx.get_parameter_source(name) == click.core.ParameterSource.COMMANDLINE
-
     enc = VIDEO_CODECS[codec]
     if given("crf") and enc.crf_option is None:
         click.echo(f"note: --crf does nothing with {codec} (it has no quality number)", err=True)

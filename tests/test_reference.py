@@ -125,6 +125,8 @@ def test_cli_reference(classify_model, tmp_path, photo):
     assert r.exit_code == 0, r.output
     auto, red = (np.asarray(Image.open(tmp_path / n)).astype(int) for n in ("auto.png", "red_out.png"))
     assert (red[..., 0] - red[..., 2]).mean() > (auto[..., 0] - auto[..., 2]).mean()
+    r = run("-o", tmp_path / "weak.png", "--reference-strength", "0.5")
+    assert r.exit_code == 0 and "note: --reference-strength does nothing without a reference" in r.output
     for bad, says in [(tmp_path / "none.jpg", "no such file"), (src, "has no colour to give")]:
         r = run("-o", tmp_path / "x.png", "--reference", bad)
         assert r.exit_code == 1 and r.output.strip() == f"error: reference {bad}: {says}" + (

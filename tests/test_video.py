@@ -398,6 +398,7 @@ def test_cli_creates_a_missing_output_folder_like_image_does(tiny_model, tmp_pat
         (["--codec", "ffv1", "--crf", "20"], 0, "--crf does nothing with ffv1"),
         (["--codec", "libvpx-vp9", "--preset", "ultrafast"], 0, "--preset does nothing with libvpx-vp9"),
         (["--no-smooth", "--key-interval", "8"], 0, "--key-interval does nothing with --no-smooth"),
+        (["--reference-strength", "0.5"], 0, "--reference-strength does nothing without a reference"),
         (["--preset", "fast", "--crf", "30"], 0, None),
     ],
 )
