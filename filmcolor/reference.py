@@ -54,6 +54,10 @@ PALETTE = 0.5
 LIGHT_BANDS = 8  # lightness bands of the calibration's offset (hat functions over L 0..100)
 RIDGE = 1e-2  # per pixel: shrinks a fit on few pixels toward no colour, which is never worse than grey
 STRENGTH = 1.0
+# the calibrated colour is never more colourful than nearly all of the reference: where the
+# network was nearly grey on the reference, its map has gains up to 16 (held-out photos),
+# which would blow up a picture the network colours more strongly
+CHROMA_QUANTILE = 0.99
 
 
 @dataclass
@@ -64,6 +68,8 @@ class Reference:
     (None for a regression model). mean, std: (2,) float32 a/b mean and spread.
     calibration: (LIGHT_BANDS + 2, 2) float32, the map of :func:`calibrate`
     (None until a network has coloured the reference: Colorizer.reference).
+    chroma: the most colourful the calibrated colour may be (C*ab, the
+    reference's CHROMA_QUANTILE).
     strength: 0 (no effect) .. 1 (full effect).
     """
 
@@ -72,6 +78,7 @@ class Reference:
     std: torch.Tensor
     strength: float = STRENGTH
     calibration: torch.Tensor | None = None
+    chroma: float = 128.0
 
     def digest(self) -> str:
         """A short hash of everything that shapes the colour (for resuming a film).
@@ -79,7 +86,7 @@ class Reference:
         Rounded first: the same photo read again in another run must match even
         if a different thread count moved the last bits of the fit.
         """
-        h = hashlib.sha256(repr(self.strength).encode())
+        h = hashlib.sha256(f"{self.strength!r} {self.chroma:.3f}".encode())
         for t in (self.hist, self.mean, self.std, self.calibration):
             h.update(b"-" if t is None else np.round(t.double().numpy(), 3).tobytes())
         return h.hexdigest()[:16]
@@ -116,7 +123,8 @@ def make_reference(rgb: np.ndarray, centres: torch.Tensor | None, strength: floa
         votes = torch.softmax(-torch.cdist(ab, c) ** 2 / (2 * SIGMA**2), dim=1)  # (N, Q), each row sums to 1
         hist = votes.mean(0)
         hist = (1 - FLOOR) * hist + FLOOR / len(hist)
-    return Reference(hist=hist, mean=ab.mean(0), std=ab.std(0).clamp(min=1.0), strength=strength)
+    chroma = float(torch.quantile(ab.norm(dim=1), CHROMA_QUANTILE))
+    return Reference(hist=hist, mean=ab.mean(0), std=ab.std(0).clamp(min=1.0), strength=strength, chroma=chroma)
 
 
 def bin_bias(logits: torch.Tensor, ref: Reference) -> torch.Tensor:
@@ -175,5 +183,8 @@ def calibrate(L: torch.Tensor, ab: torch.Tensor, ref: Reference) -> torch.Tensor
     b, _, h, w = ab.shape
     flat = ab.permute(0, 2, 3, 1).reshape(-1, 2)
     mapped = _features(L.reshape(-1).to(ab.device, torch.float32), flat) @ ref.calibration.to(ab.device)
+    # pulled in toward grey, never past the reference's chroma: with the true photo as
+    # reference that is a move into a disc holding nearly all the true colours, never away
+    mapped = mapped * (ref.chroma / mapped.norm(dim=1, keepdim=True).clamp(min=1e-6)).clamp(max=1.0)
     mapped = mapped.reshape(b, h, w, 2).permute(0, 3, 1, 2)
     return ab + ref.strength * (mapped - ab)

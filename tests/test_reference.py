@@ -14,6 +14,7 @@ from filmcolor.checkpoint import ModelInfo
 from filmcolor.cli import main
 from filmcolor.errors import InputError
 from filmcolor.reference import (
+    LIGHT_BANDS,
     PALETTE,
     Reference,
     bin_bias,
@@ -234,3 +235,15 @@ def test_a_references_digest_tells_what_shapes_the_colour_and_ignores_the_last_b
     assert ref.digest() == again.digest()
     assert classify_colorizer.reference(photo, strength=0.5).digest() != ref.digest()
     assert classify_colorizer.reference(photo[:, ::-1].copy() // 2).digest() != ref.digest()
+
+
+def test_the_calibrated_colour_is_never_more_colourful_than_the_reference():
+    # a reference on which the network was nearly grey: its map multiplies chroma by 10
+    gain = torch.zeros(LIGHT_BANDS + 2, 2)
+    gain[-2:] = 10 * torch.eye(2)
+    ref = Reference(None, torch.zeros(2), torch.ones(2), 1.0, gain, chroma=30.0)
+    ab = torch.tensor([[1.0, 0.0], [20.0, 10.0], [-40.0, 30.0]]).T.reshape(1, 2, 1, 3)
+    out = calibrate(torch.full((1, 1, 1, 3), 50.0), ab, ref).reshape(2, 3).T
+    assert torch.allclose(out[0], torch.tensor([10.0, 0.0]), atol=1e-4)  # within the reference's chroma: mapped
+    assert torch.allclose(out.norm(dim=1)[1:], torch.tensor([30.0, 30.0]), atol=1e-3)  # beyond: held at its edge
+    assert torch.allclose(out[2] / out[2].norm(), ab[0, :, 0, 2] / ab[0, :, 0, 2].norm(), atol=1e-5)  # same hue
