@@ -111,7 +111,7 @@ def main() -> None:
 @click.option("--max-megapixels", default=250.0, type=click.FloatRange(min=0.01),
               help="Refuse larger pictures (they need about 8 bytes a pixel).")
 @click.option("--reference", "reference_path", type=click.Path(dir_okay=False, path_type=Path),
-              help="A colour photo whose colours the colour is steered toward (the same place, a similar scene).")
+              help="A colour photo to steer the colour toward (the same place, a similar scene).")
 @click.option("--reference-strength", default=1.0, show_default=True, type=click.FloatRange(0.0, 1.0),
               help="How far toward the reference: 0 the automatic colour, 1 the reference's full effect.")
 @click.option("--ray", "ray_address", is_flag=False, flag_value="local", default=None, metavar="[ADDRESS]",
@@ -208,7 +208,7 @@ def image(inputs, output, recursive, compare, max_megapixels, reference_path, re
                    "along the motion between (1: every frame; needs smoothing).")
 @click.option("--deinterlace", is_flag=True, help="Deinterlace (bwdif) before colorizing.")
 @click.option("--reference", "references", multiple=True, metavar="[TIME=]PHOTO",
-              help="A colour photo whose colours the colour is steered toward, from TIME (5:12, 1:02:03.5 or "
+              help="A colour photo to steer the colour toward, from TIME (5:12, 1:02:03.5 or "
                    "seconds; default 0) until the next reference. Repeatable.")
 @click.option("--reference-list", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
               help="References from a text file, a 'TIME PHOTO' (or TIME=PHOTO) a line, # for comments; "
@@ -450,26 +450,26 @@ def _steer(colorizer: Colorizer, path: Path, rgb, strength: float):
         raise type(e)(f"reference {path}: {e}") from None
 
 
-def given(name: str) -> bool:
+def _given(name: str) -> bool:
     """Whether the user typed option ``name`` (rather than left its default)."""
     return click.get_current_context().get_parameter_source(name) == click.core.ParameterSource.COMMANDLINE
 
 
 def _check_strength(has_reference: bool) -> None:
-    if given("reference_strength") and not has_reference:
+    if _given("reference_strength") and not has_reference:
         click.echo("note: --reference-strength does nothing without a reference", err=True)
 
 
 def _check_video_options(codec: str, crf: int, no_smooth: bool) -> None:
     """Refuse a --crf the encoder cannot take; say when an option given does nothing."""
     enc = VIDEO_CODECS[codec]
-    if given("crf") and enc.crf_option is None:
+    if _given("crf") and enc.crf_option is None:
         click.echo(f"note: --crf does nothing with {codec} (it has no quality number)", err=True)
     elif crf > enc.crf_max:
         raise click.BadParameter(f"{crf} is above {codec}'s highest, {enc.crf_max}", param_hint="--crf")
-    if given("preset") and not enc.uses_preset:
+    if _given("preset") and not enc.uses_preset:
         click.echo(f"note: --preset does nothing with {codec}", err=True)
-    if given("key_interval") and no_smooth:
+    if _given("key_interval") and no_smooth:
         click.echo("note: --key-interval does nothing with --no-smooth: every frame goes through the network",
                    err=True)
 
