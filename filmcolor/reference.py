@@ -48,8 +48,8 @@ FLOOR = 1e-3  # share mixed in uniformly: a colour the reference lacks is made r
 GREY_CHROMA = 3.0  # mean C*ab below this: the "reference" is grey and has no palette to give
 SIDE = 128  # the reference is read at this short side: a palette needs no detail
 # the palette step taken half way (python benchmarks/reference.py --palette P, on the
-# held-out photos, with the calibration): a reference of the same scene gives 25.73 /
-# 26.31 / 26.52 dB at P = 0 / 0.5 / 1, a wrong one 17.91 / 15.18 / 14.36 (automatic: 22.4)
+# held-out photos, with the calibration): a reference of the same scene gives 25.87 /
+# 26.35 / 26.52 dB at P = 0 / 0.5 / 1, a wrong one 17.92 / 15.18 / 14.36 (automatic: 22.4)
 PALETTE = 0.5
 LIGHT_BANDS = 8  # lightness bands of the calibration's offset (hat functions over L 0..100)
 RIDGE = 1e-2  # per pixel: shrinks a fit on few pixels toward no colour, which is never worse than grey
