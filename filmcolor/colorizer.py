@@ -134,7 +134,7 @@ class Colorizer:
         rgb = rgb[..., :3]
         h, w = rgb.shape[:2]
         small = shrink(rgb, *small_shape(h, w, self.size))
-        lab = cv2.cvtColor(small.astype(np.float32) * (1.0 / np.iinfo(rgb.dtype).max), cv2.COLOR_RGB2LAB)
+        lab = _lab(small)
         L = torch.from_numpy(np.ascontiguousarray(lab[..., 0]))
         got = self.ab_small(L[None, None], clamp=False, reference=ref)[0]  # no calibration yet
         ref.calibration = fit_calibration(L.reshape(-1), got.reshape(2, -1).T.cpu(),
@@ -222,12 +222,16 @@ class Colorizer:
         return out
 
 
+def _lab(rgb: np.ndarray) -> np.ndarray:
+    """LAB (H, W, 3) float32 (L in [0, 100]) of RGB (H, W, 3) uint8 or uint16."""
+    return cv2.cvtColor(rgb.astype(np.float32) * (1.0 / np.iinfo(rgb.dtype).max), cv2.COLOR_RGB2LAB)
+
+
 def _lightness(pixels: np.ndarray) -> np.ndarray:
     """L (H, W) float32 in [0, 100] of grey (H, W) or RGB (H, W, 3), uint8 or uint16."""
     if pixels.ndim == 2:
         return color.l_from_luma_table(8 * pixels.itemsize, full_range=True)[pixels]
-    peak = float(np.iinfo(pixels.dtype).max)
-    return cv2.cvtColor(pixels.astype(np.float32) * (1.0 / peak), cv2.COLOR_RGB2LAB)[..., 0]
+    return _lab(pixels)[..., 0]
 
 
 @functools.lru_cache(maxsize=1)

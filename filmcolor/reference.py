@@ -62,7 +62,7 @@ CHROMA_QUANTILE = 0.99
 
 @dataclass
 class Reference:
-    """A reference photo's palette.
+    """A reference photo's palette and calibration.
 
     hist: (Q,) float32, sums to 1: its share of each of the model's a/b bins
     (None for a regression model). mean, std: (2,) float32 a/b mean and spread.
