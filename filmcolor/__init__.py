@@ -18,8 +18,8 @@ __version__ = "0.1.0"
 
 
 def __getattr__(name: str):
-    # torch is imported on first use, not on `import filmcolor`: the command line answers
-    # --help and option errors without waiting a second for it
+    # ONNX Runtime is imported on first use, not on `import filmcolor`: the command line
+    # answers --help and option errors without waiting for it
     if name in ("Colorizer", "ColorizerConfig"):
         from . import colorizer
 

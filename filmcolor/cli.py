@@ -22,7 +22,7 @@ from .encoding import CODECS as VIDEO_CODECS
 from .encoding import X264_PRESETS
 from .errors import FilmcolorError, OutputError
 
-if TYPE_CHECKING:  # torch comes with them: imported when a command needs a colorizer, not for --help
+if TYPE_CHECKING:  # ONNX Runtime comes with them: imported when a command needs a colorizer, not for --help
     from .colorizer import Colorizer
 
 EXIT_FAILED = 1
@@ -80,9 +80,10 @@ def model_options(fn):
     fn = click.option("--size", default=None, type=click.IntRange(32, 2048),
                       help="Short side, in pixels, at which the network sees the picture (multiple of 32; "
                       "default: the size the model was trained at, 128 for the bundled one).")(fn)
-    fn = click.option("--device", default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:1, mps.")(fn)
+    fn = click.option("--device", default="auto",
+                      help="auto (CUDA, then CoreML or DirectML where installed, then CPU), cpu, cuda, cuda:1, coreml, dml.")(fn)
     fn = click.option("--model", "model_path", type=click.Path(dir_okay=False, path_type=Path),
-                      help="A .safetensors model (default: the bundled one).")(fn)
+                      help="An .onnx model file from python -m train.export (default: the bundled one).")(fn)
     return fn
 
 

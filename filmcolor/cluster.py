@@ -37,7 +37,7 @@ def connect(address: str) -> None:
 
 def gpus_for(device: str) -> float:
     """GPUs a task asks for: one where the model runs on CUDA and the cluster has any."""
-    if device.startswith("cpu") or device == "mps":
+    if device.partition(":")[0] in ("cpu", "mps", "coreml", "dml"):
         return 0.0
     return 1.0 if _ray().cluster_resources().get("GPU", 0) > 0 else 0.0
 

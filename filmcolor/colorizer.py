@@ -10,39 +10,19 @@ joined to the untouched full-resolution lightness of the source.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import os
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
-import torch
-import torch.nn.functional as F
 
-from . import checkpoint, color, model
-from .checkpoint import ModelInfo
-from .reference import STRENGTH, Reference, calibrate, fit_calibration, make_reference, steer_ab
+from . import color
+from .network import ModelInfo, Network
+from .reference import STRENGTH, Reference, calibrate, fit_calibration, make_reference, softmax, steer_ab
 from .reference import bin_bias as bias_for
 
 STRIP_ROWS = 512  # full-size rows recombined at a time: bounds memory for huge images
-
-
-def pick_device(name: str = "auto") -> torch.device:
-    """'auto' is CUDA, then Apple's MPS, then the CPU; otherwise the name as torch reads it."""
-    if name == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    try:
-        device = torch.device(name)
-    except RuntimeError as e:
-        raise ValueError(f"unknown device {name!r}") from e
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError("device cuda asked for, but torch sees no CUDA GPU")
-    return device
 
 
 def small_shape(h: int, w: int, size: int) -> tuple[int, int]:
@@ -77,47 +57,58 @@ def _pad32(n: int) -> int:
     return -(-n // 32) * 32
 
 
+def upsample(ab: np.ndarray, h: int, w: int) -> np.ndarray:
+    """a/b (N, 2, h', w') float32 bilinearly resized to (N, 2, h, w), pixel centres aligned."""
+    n, c = ab.shape[:2]
+    planes = np.ascontiguousarray(ab.reshape(n * c, *ab.shape[2:]).transpose(1, 2, 0))
+    big = cv2.resize(planes, (w, h), interpolation=cv2.INTER_LINEAR).reshape(h, w, n * c)
+    return np.ascontiguousarray(big.transpose(2, 0, 1)).reshape(n, c, h, w)
+
+
 @dataclass
 class ColorizerConfig:
     size: int | None = None  # short side the network sees (multiple of 32); None: the training size
-    device: str = "auto"
-    half: bool = True  # fp16/bf16 on CUDA (ignored elsewhere)
+    device: str = "auto"  # auto, cpu, cuda[:N], coreml, dml (see network.providers_for)
+    threads: int | None = None  # CPU threads of the network; None: one per physical core
 
 
 class Colorizer:
     """A network ready for inference. Build with :meth:`load`."""
 
-    def __init__(self, net: model.ColorNet, info: ModelInfo, cfg: ColorizerConfig):
+    def __init__(self, net: Network, cfg: ColorizerConfig):
         if cfg.size is None:
             # the size the model was trained at: on the bundled model's validation
             # photos, larger sizes give more colour but lower PSNR (see README)
-            cfg.size = info.train_size
+            cfg.size = net.info.train_size
         if cfg.size < 32 or cfg.size % 32:
             raise ValueError(f"size must be a positive multiple of 32. Got {cfg.size}")
         self.cfg = cfg
-        self.info = info
-        self.device = pick_device(cfg.device)
-        self.net = model.fuse_batchnorm(net).to(self.device)
-        if self.device.type == "cpu":
-            self.net = self.net.to(memory_format=torch.channels_last)
-        self._autocast = contextlib.nullcontext()
-        if self.device.type == "cuda" and cfg.half:
-            dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-            self._autocast = torch.autocast("cuda", dtype=dtype)
+        self.net = net
 
     @classmethod
-    def load(
-        cls, path: str | os.PathLike | None = None, device: str = "auto", size: int | None = None,
-        half: bool = True,
-    ) -> Colorizer:
-        """The model at ``path`` (the bundled default when None) on ``device``, run at
-        ``size`` (short side; None: the size it was trained at)."""
-        net, info = checkpoint.load(path)
-        return cls(net, info, ColorizerConfig(size=size, device=device, half=half))
+    def load(cls, path: str | os.PathLike | None = None, device: str = "auto", size: int | None = None,
+             threads: int | None = None) -> Colorizer:
+        """The ONNX model at ``path`` (the bundled default when None) on ``device``,
+        run at ``size`` (short side; None: the size it was trained at)."""
+        cfg = ColorizerConfig(size=size, device=device, threads=threads)
+        return cls(Network(path, device, threads), cfg)
+
+    @property
+    def info(self) -> ModelInfo:
+        return self.net.info
+
+    @property
+    def device(self) -> str:
+        """The device the network runs on: 'cpu', 'cuda', 'coreml' or 'dml'."""
+        return self.net.device
 
     @property
     def size(self) -> int:
         return self.cfg.size
+
+    def set_threads(self, threads: int | None) -> None:
+        """Run the network on ``threads`` CPU threads from now on (None: one per core)."""
+        self.net.set_threads(threads)
 
     # -------------------------------------------------------------- small size
 
@@ -128,57 +119,54 @@ class Colorizer:
         rgb: (H, W, 3|4) uint8 or uint16 colour picture. Raises InputError if it
         is grey. strength: 0 (no effect) .. 1 (full effect).
         """
-        head = self.net.head
-        ref = make_reference(rgb, head.ab_centres if head.cfg.kind == "classify" else None, strength)
+        ref = make_reference(rgb, self.net.ab_centres if self.net.kind == "classify" else None, strength)
         # the network colours the reference's own lightness, seen as it sees any picture
         rgb = rgb[..., :3]
         h, w = rgb.shape[:2]
-        small = shrink(rgb, *small_shape(h, w, self.size))
-        lab = _lab(small)
-        L = torch.from_numpy(np.ascontiguousarray(lab[..., 0]))
+        lab = color.rgb_to_lab(shrink(rgb, *small_shape(h, w, self.size)))
+        L = np.ascontiguousarray(lab[..., 0])
         got = self.ab_small(L[None, None], clamp=False, reference=ref)[0]  # no calibration yet
-        ref.calibration = fit_calibration(L.reshape(-1), got.reshape(2, -1).T.cpu(),
-                                          torch.from_numpy(lab[..., 1:].reshape(-1, 2)))
+        ref.calibration = fit_calibration(L.reshape(-1), got.reshape(2, -1).T, lab[..., 1:].reshape(-1, 2))
         return ref
 
-    @torch.inference_mode()
-    def ab_small(self, L: torch.Tensor, clamp: bool = True, reference: Reference | None = None) -> torch.Tensor:
+    def ab_small(self, L: np.ndarray, clamp: bool = True, reference: Reference | None = None) -> np.ndarray:
         """Colour for a batch of lightness planes at the network's size.
 
-        L: (N, 1, h, w) float in [0, 100], any h, w (padded inside to multiples
-        of 32). Returns (N, 2, h, w) float32 a/b in LAB units on L's device,
+        L: (N, 1, h, w) float32 in [0, 100], any h, w (padded inside to
+        multiples of 32). Returns (N, 2, h, w) float32 a/b in LAB units,
         gamut-clamped against L unless ``clamp`` is False (for callers that
-        clamp later anyway). Holds one batch: split long sequences outside.
+        clamp later anyway). Holds one batch: split long sequences outside
+        (network.OutOfMemory says the batch was too large for the device).
         ``reference`` steers every picture of the batch toward its colour.
         """
         color.check_image(L, 1, "L")
+        L = L.astype(np.float32, copy=False)
         n, _, h, w = L.shape
-        x = color.l_to_net(L.to(self.device, torch.float32))
         ph, pw = _pad32(h) - h, _pad32(w) - w
+        x = L
         if ph or pw:
-            mode = "reflect" if ph < h and pw < w else "replicate"
-            x = F.pad(x, (0, pw, 0, ph), mode=mode)
-        if self.device.type == "cpu":
-            x = x.contiguous(memory_format=torch.channels_last)
-        with self._autocast:
-            if reference is None:
-                ab = self.net.predict_ab(x)  # (N, 2, H', W') at the network's output stride
-            else:
-                ab = self._steered(x, reference)
-        ab = F.interpolate(ab.float(), size=(h + ph, w + pw), mode="bilinear", align_corners=False)
+            mode = "reflect" if ph < h and pw < w else "edge"
+            x = np.pad(L, ((0, 0), (0, 0), (0, ph), (0, pw)), mode=mode)
+        if reference is None:
+            ab = self.net.run(x)[0]
+        else:
+            ab = upsample(self._steered(self.net.run(x, raw=True)[1], reference), h + ph, w + pw)
         ab = ab[..., :h, :w]
         if reference is not None:
-            ab = calibrate(L.to(ab.device, torch.float32), ab, reference)
+            ab = calibrate(L, ab, reference)
         if clamp:
-            ab = color.clamp_ab(L.to(ab.device, torch.float32), ab)
-        return ab.to(L.device)
+            ab = color.clamp_ab(L, ab)
+        return np.ascontiguousarray(ab)
 
-    def _steered(self, x: torch.Tensor, ref: Reference) -> torch.Tensor:
-        head = self.net.head
-        out = self.net(x)
-        if head.cfg.kind == "classify":
-            return head.to_ab(out, bias_for(head.bin_logits(out), ref))
-        return steer_ab(head.to_ab(out), ref)
+    def _steered(self, raw: np.ndarray, ref: Reference) -> np.ndarray:
+        """a/b at the network's stride from the head's raw output, steered by ``ref``."""
+        net = self.net
+        if net.kind == "classify":
+            logits = raw.transpose(0, 2, 3, 1) / np.float32(net.temperature)  # (B, h, w, Q)
+            prob = softmax(logits + bias_for(logits, ref)[:, None, None, :])
+            ab = prob @ (net.ab_centres * np.float32(net.chroma_gain))  # (B, h, w, 2)
+            return np.ascontiguousarray(ab.transpose(0, 3, 1, 2), dtype=np.float32)
+        return steer_ab(raw * np.float32(color.AB_SCALE * net.chroma_gain), ref)
 
     # ------------------------------------------------------------ still images
 
@@ -208,8 +196,8 @@ class Colorizer:
         h, w = pixels.shape[:2]
         hs, ws = small_shape(h, w, self.size)
         small = shrink(pixels, hs, ws)
-        L_small = torch.from_numpy(_lightness(small)).view(1, 1, hs, ws)
-        ab = self.ab_small(L_small, reference=reference)[0].cpu().numpy()  # (2, hs, ws)
+        L_small = _lightness(small).reshape(1, 1, hs, ws)
+        ab = self.ab_small(L_small, reference=reference)[0]  # (2, hs, ws)
 
         out = np.empty((h, w, 4 if alpha is not None else 3), dtype=image.dtype)
         ab_hwc = np.ascontiguousarray(ab.transpose(1, 2, 0))  # (hs, ws, 2)
@@ -222,16 +210,11 @@ class Colorizer:
         return out
 
 
-def _lab(rgb: np.ndarray) -> np.ndarray:
-    """LAB (H, W, 3) float32 (L in [0, 100]) of RGB (H, W, 3) uint8 or uint16."""
-    return cv2.cvtColor(rgb.astype(np.float32) * (1.0 / np.iinfo(rgb.dtype).max), cv2.COLOR_RGB2LAB)
-
-
 def _lightness(pixels: np.ndarray) -> np.ndarray:
     """L (H, W) float32 in [0, 100] of grey (H, W) or RGB (H, W, 3), uint8 or uint16."""
     if pixels.ndim == 2:
         return color.l_from_luma_table(8 * pixels.itemsize, full_range=True)[pixels]
-    return _lab(pixels)[..., 0]
+    return color.rgb_to_lab(pixels)[..., 0]
 
 
 @functools.lru_cache(maxsize=1)

@@ -19,7 +19,6 @@ from pathlib import Path
 import av
 import cv2
 import numpy as np
-import torch
 
 from . import metrics
 from .colorizer import Colorizer
@@ -49,7 +48,7 @@ def score(pred: np.ndarray, truth: np.ndarray) -> dict:
         raise ValueError(f"expected two (H, W, 3) uint8 pictures. Got {pred.shape} {pred.dtype}, {truth.shape} {truth.dtype}")
     small = min(pred.shape[:2])
     win = min(7, small if small % 2 else small - 1)
-    both = torch.from_numpy(np.stack([pred, truth])).permute(0, 3, 1, 2).float() / 255
+    both = np.stack([pred, truth]).transpose(0, 3, 1, 2).astype(np.float32) / 255
     cf = metrics.colorfulness(both)
     with np.errstate(divide="ignore"):  # identical pictures: PSNR is +inf, not a warning
         psnr = float(peak_signal_noise_ratio(truth, pred, data_range=255))

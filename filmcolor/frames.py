@@ -18,12 +18,12 @@ from dataclasses import dataclass
 import av
 import cv2
 import numpy as np
-import torch
 
 from . import color
 from .colorizer import Colorizer, shrink, small_shape
 from .encoding import PLANAR, RANGE_JPEG, RANGE_MPEG, planar_equivalent, plane_view
 from .errors import FilmcolorError
+from .network import OutOfMemory
 from .reference import Reference
 from .temporal import Motion, Smoother
 
@@ -100,7 +100,7 @@ class FrameColorizer:
         # frames are numbered from the film's start, also when the colorizer starts in the
         # middle (a segment): key frames then fall where they fall in one piece
         self._frames_seen = first_frame
-        self._last_key: tuple[int, torch.Tensor] | None = None  # (frame number, its network a/b)
+        self._last_key: tuple[int, np.ndarray] | None = None  # (frame number, its network a/b)
         # (from seconds, reference), by time: each applies from its time to the next one's
         self.references = sorted(references, key=lambda r: r[0])
         self._reference_times = [t for t, _ in self.references]
@@ -114,7 +114,7 @@ class FrameColorizer:
         hs, ws = small_shape(lay.height, lay.width, self.colorizer.size)
         small = np.stack([shrink(y, hs, ws) for y, _ in lumas])
         lut = color.l_from_luma_table(lumas[0][1], lay.full_range)
-        L = torch.from_numpy(lut[small]).unsqueeze(1)  # (N, 1, hs, ws)
+        L = lut[small][:, None]  # (N, 1, hs, ws) float32
         refs = [self._reference_at(f) for f in frames]
         if smoother is None:
             ab = self.predict(L, refs)
@@ -127,7 +127,7 @@ class FrameColorizer:
         dtype = np.uint16 if lay.out_bits > 8 else np.uint8
         # rounded at the small size, then upsampled by OpenCV's fixed-point
         # bilinear filter: a quarter of the float path's time, within 1 code
-        chroma = chroma.round_().clamp_(0, (1 << lay.out_bits) - 1).numpy().astype(dtype)
+        chroma = np.clip(np.rint(chroma), 0, (1 << lay.out_bits) - 1).astype(dtype)
         out = []
         for i, frame in enumerate(frames):
             y, bits = lumas[i]
@@ -148,12 +148,12 @@ class FrameColorizer:
             return -1
         return bisect.bisect_right(self._reference_times, float(frame.pts * frame.time_base)) - 1
 
-    def _smoothed(self, L: torch.Tensor, smoother: Smoother, refs: list[int]) -> torch.Tensor:
+    def _smoothed(self, L: np.ndarray, smoother: Smoother, refs: list[int]) -> np.ndarray:
         """Smoothed a/b (N, 2, h, w) for L (N, 1, h, w) of consecutive frames,
         the network run on the key frames only (see the class)."""
         motions = []
         for plane, ref in zip(L[:, 0], refs, strict=True):
-            m = smoother.observe(plane.numpy())
+            m = smoother.observe(plane)
             if ref != self._reference_now:  # a new reference starts a shot: no colour crosses its time
                 m = Motion(fresh=True)
                 self._reference_now = ref
@@ -175,7 +175,7 @@ class FrameColorizer:
         out = []
         for t, m in enumerate(motions, first):
             if t in known:
-                out.append(smoother.blend(m, known[t].numpy()))
+                out.append(smoother.blend(m, known[t]))
                 continue
             # the key before is in this shot (a shot starts with a key); the one after may not be
             before = max(k for k in known if k < t)
@@ -183,14 +183,14 @@ class FrameColorizer:
             guess = known[before]
             if after is not None and not motions[after - first].fresh:
                 guess = guess + (known[after] - guess) * ((t - before) / (after - before))
-            out.append(smoother.blend(m, guess.numpy(), strength=1.0))
+            out.append(smoother.blend(m, guess, strength=1.0))
             self.carried += 1
         self._frames_seen += len(motions)
         if keys:
             self._last_key = (keys[-1], known[keys[-1]])
-        return torch.from_numpy(np.stack(out))
+        return np.stack(out)
 
-    def predict(self, L: torch.Tensor, refs: Sequence[int] | None = None) -> torch.Tensor:
+    def predict(self, L: np.ndarray, refs: Sequence[int] | None = None) -> np.ndarray:
         """a/b (N, 2, h, w) for L (N, 1, h, w), in pieces of at most ``batch_size``
         that share one reference (``refs``: each frame's index in ``references``, -1 none)."""
         refs = list(refs) if refs is not None else [-1] * len(L)
@@ -201,13 +201,11 @@ class FrameColorizer:
             # given only when there is one: stand-ins for the colorizer need not know of references
             steer = {"reference": self.references[refs[i]][1]} if refs[i] >= 0 else {}
             try:
-                parts.append(self.colorizer.ab_small(L[i : i + step], clamp=False, **steer).cpu())
+                parts.append(self.colorizer.ab_small(L[i : i + step], clamp=False, **steer))
                 i += step
-            except torch.OutOfMemoryError:
+            except OutOfMemory:
                 if step == 1:
                     raise FilmcolorError("out of GPU memory even for one frame; try --size smaller or --device cpu") from None
-                if torch.cuda.is_available():
-                    torch.cuda.empty_cache()
                 self.batch_size = max(1, step // 2)
                 self.notices.append(f"GPU out of memory: batch size lowered to {self.batch_size}")
-        return torch.cat(parts)
+        return np.concatenate(parts)

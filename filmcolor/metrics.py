@@ -8,39 +8,40 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
-import torch
 
 from . import color
 from .temporal import source_coords
 
 
-def psnr(pred: torch.Tensor, truth: torch.Tensor) -> torch.Tensor:
+def psnr(pred: np.ndarray, truth: np.ndarray) -> np.ndarray:
     """PSNR in dB per image.
 
-    pred, truth: (B, 3, H, W) float sRGB in [0, 1]. Returns (B,) float32.
+    pred, truth: (B, 3, H, W) float sRGB in [0, 1]. Returns (B,) float64.
     Peak is 1; identical images give +inf.
     """
     color.check_image(pred, 3, "pred")
     color.check_image(truth, 3, "truth")
     if pred.shape != truth.shape:
-        raise ValueError(f"pred and truth differ in shape: {tuple(pred.shape)} vs {tuple(truth.shape)}")
-    mse = ((pred.float() - truth.float()) ** 2).flatten(1).mean(1)
-    return 10 * torch.log10(1.0 / mse)
+        raise ValueError(f"pred and truth differ in shape: {pred.shape} vs {truth.shape}")
+    diff = pred.astype(np.float64) - truth.astype(np.float64)
+    mse = (diff**2).reshape(len(diff), -1).mean(1)
+    with np.errstate(divide="ignore"):
+        return 10 * np.log10(1.0 / mse)
 
 
-def colorfulness(rgb: torch.Tensor) -> torch.Tensor:
+def colorfulness(rgb: np.ndarray) -> np.ndarray:
     """Colourfulness of Hasler & Suesstrunk (2003) per image.
 
     rgb: (B, 3, H, W) float sRGB in [0, 1] (scaled to 0..255 inside, as the
-    paper's figures are). Returns (B,) float32: 0 for grey, about 40 for
+    paper's figures are). Returns (B,) float64: 0 for grey, about 40 for
     ordinary photos, above 100 for extremely colourful ones.
     """
     color.check_image(rgb, 3, "rgb")
-    r, g, b = (rgb.float() * 255).unbind(-3)
-    rg = (r - g).flatten(1)
-    yb = ((r + g) / 2 - b).flatten(1)
-    sigma = torch.sqrt(rg.var(1, unbiased=False) + yb.var(1, unbiased=False))
-    mu = torch.sqrt(rg.mean(1) ** 2 + yb.mean(1) ** 2)
+    x = rgb.astype(np.float64) * 255
+    r, g, b = (x[:, k].reshape(len(x), -1) for k in range(3))
+    rg, yb = r - g, (r + g) / 2 - b
+    sigma = np.sqrt(rg.var(1) + yb.var(1))
+    mu = np.sqrt(rg.mean(1) ** 2 + yb.mean(1) ** 2)
     return sigma + 0.3 * mu
 
 

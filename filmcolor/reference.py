@@ -39,7 +39,6 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
-import torch
 
 from .errors import InputError
 
@@ -73,11 +72,11 @@ class Reference:
     strength: 0 (no effect) .. 1 (full effect).
     """
 
-    hist: torch.Tensor | None
-    mean: torch.Tensor
-    std: torch.Tensor
+    hist: np.ndarray | None
+    mean: np.ndarray
+    std: np.ndarray
     strength: float = STRENGTH
-    calibration: torch.Tensor | None = None
+    calibration: np.ndarray | None = None
     chroma: float = 128.0
 
     def digest(self) -> str:
@@ -88,7 +87,7 @@ class Reference:
         """
         h = hashlib.sha256(f"{self.strength!r} {self.chroma:.3f}".encode())
         for t in (self.hist, self.mean, self.std, self.calibration):
-            h.update(b"-" if t is None else np.round(t.double().numpy(), 3).tobytes())
+            h.update(b"-" if t is None else np.round(np.asarray(t, dtype=np.float64), 3).tobytes())
         return h.hexdigest()[:16]
 
 
@@ -111,56 +110,63 @@ def reference_ab(rgb: np.ndarray) -> np.ndarray:
     return ab
 
 
-def make_reference(rgb: np.ndarray, centres: torch.Tensor | None, strength: float = STRENGTH) -> Reference:
+def softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
+    """Softmax of float32 ``x`` along ``axis`` (shifted by the maximum, so it never overflows)."""
+    e = np.exp(x - x.max(axis=axis, keepdims=True))
+    return e / e.sum(axis=axis, keepdims=True)
+
+
+def make_reference(rgb: np.ndarray, centres: np.ndarray | None, strength: float = STRENGTH) -> Reference:
     """A :class:`Reference` from a colour picture, for a model whose bins are
-    ``centres`` ((Q, 2) a/b; None for a regression model)."""
+    ``centres`` ((Q, 2) float32 a/b; None for a regression model)."""
     if not 0 <= strength <= 1:
         raise ValueError(f"reference strength must be in [0, 1]. Got {strength}")
-    ab = torch.from_numpy(reference_ab(rgb))
+    ab = reference_ab(rgb).astype(np.float64)
     hist = None
     if centres is not None:
-        c = centres.float().cpu()
-        votes = torch.softmax(-torch.cdist(ab, c) ** 2 / (2 * SIGMA**2), dim=1)  # (N, Q), each row sums to 1
+        c = np.asarray(centres, dtype=np.float64)
+        dist2 = ((ab[:, None, :] - c[None]) ** 2).sum(-1)  # (N, Q)
+        votes = softmax(-dist2 / (2 * SIGMA**2), axis=1)  # each row sums to 1
         hist = votes.mean(0)
-        hist = (1 - FLOOR) * hist + FLOOR / len(hist)
-    chroma = float(torch.quantile(ab.norm(dim=1), CHROMA_QUANTILE))
-    return Reference(hist=hist, mean=ab.mean(0), std=ab.std(0).clamp(min=1.0), strength=strength, chroma=chroma)
+        hist = ((1 - FLOOR) * hist + FLOOR / len(hist)).astype(np.float32)
+    chroma = float(np.quantile(np.hypot(ab[:, 0], ab[:, 1]), CHROMA_QUANTILE))
+    return Reference(hist=hist, mean=ab.mean(0).astype(np.float32),
+                     std=np.maximum(ab.std(0, ddof=1), 1.0).astype(np.float32), strength=strength, chroma=chroma)
 
 
-def bin_bias(logits: torch.Tensor, ref: Reference) -> torch.Tensor:
+def bin_bias(logits: np.ndarray, ref: Reference) -> np.ndarray:
     """The per-bin shift of the (tempered) logits that steers them to ``ref``.
 
     logits: (B, h, w, Q) float32, channels last. Returns (B, Q) float32 to add
     to every pixel's logits of that picture.
     """
     assert ref.hist is not None
-    hist = ref.hist.to(logits.device)
-    old = torch.softmax(logits, dim=-1).mean(dim=(1, 2))  # (B, Q): the picture's own palette
-    return PALETTE * ref.strength * (hist.log()[None] - (old + FLOOR / old.shape[1]).log())
+    old = softmax(logits).mean(axis=(1, 2))  # (B, Q): the picture's own palette
+    return (PALETTE * ref.strength * (np.log(ref.hist)[None] - np.log(old + FLOOR / old.shape[1]))).astype(np.float32)
 
 
-def steer_ab(ab: torch.Tensor, ref: Reference) -> torch.Tensor:
+def steer_ab(ab: np.ndarray, ref: Reference) -> np.ndarray:
     """Regression models: a/b (B, 2, h, w) float32 moved toward the reference's
     mean and spread, per picture, PALETTE * ``ref.strength`` of the way."""
-    mean = ab.mean(dim=(2, 3), keepdim=True)
-    std = ab.std(dim=(2, 3), keepdim=True).clamp(min=1.0)
-    want_mean = ref.mean.to(ab.device).view(1, 2, 1, 1)
-    want_std = ref.std.to(ab.device).view(1, 2, 1, 1)
+    mean = ab.mean(axis=(2, 3), keepdims=True)
+    std = np.maximum(ab.std(axis=(2, 3), keepdims=True, ddof=1), 1.0)
+    want_mean = ref.mean.reshape(1, 2, 1, 1)
+    want_std = ref.std.reshape(1, 2, 1, 1)
     s = PALETTE * ref.strength
     target_mean = mean + s * (want_mean - mean)
     target_std = std * (want_std / std) ** s
-    return (ab - mean) / std * target_std + target_mean
+    return ((ab - mean) / std * target_std + target_mean).astype(np.float32)
 
 
-def _features(L: torch.Tensor, ab: torch.Tensor) -> torch.Tensor:
+def _features(L: np.ndarray, ab: np.ndarray) -> np.ndarray:
     """(N,) lightness in [0, 100] and (N, 2) a/b -> (N, LIGHT_BANDS + 2): a hat
     function per band of lightness (they sum to 1), then a and b."""
-    pos = L.clamp(0, 100) * ((LIGHT_BANDS - 1) / 100)
-    bands = (1 - (pos[:, None] - torch.arange(LIGHT_BANDS, device=L.device)).abs()).clamp(min=0)
-    return torch.cat([bands, ab], dim=1)
+    pos = np.clip(L, 0, 100) * ((LIGHT_BANDS - 1) / 100)
+    bands = np.maximum(1 - np.abs(pos[:, None] - np.arange(LIGHT_BANDS, dtype=L.dtype)), 0)
+    return np.concatenate([bands, ab], axis=1)
 
 
-def fit_calibration(L: torch.Tensor, got: torch.Tensor, truth: torch.Tensor) -> torch.Tensor:
+def fit_calibration(L: np.ndarray, got: np.ndarray, truth: np.ndarray) -> np.ndarray:
     """The map from the network's colour to the true colour of one reference.
 
     L: (N,) float32 lightness in [0, 100]; got, truth: (N, 2) float32 a/b, what
@@ -169,22 +175,23 @@ def fit_calibration(L: torch.Tensor, got: torch.Tensor, truth: torch.Tensor) -> 
     squares, so its error on these pixels is at most that of no colour.
     """
     if L.ndim != 1 or got.shape != (len(L), 2) or truth.shape != got.shape:
-        raise ValueError(f"expected (N,), (N, 2), (N, 2). Got {tuple(L.shape)}, {tuple(got.shape)}, {tuple(truth.shape)}")
-    x = _features(L.double(), got.double())
-    gram = x.T @ x + RIDGE * len(L) * torch.eye(x.shape[1], dtype=torch.float64)
-    return torch.linalg.solve(gram, x.T @ truth.double()).float()
+        raise ValueError(f"expected (N,), (N, 2), (N, 2). Got {L.shape}, {got.shape}, {truth.shape}")
+    x = _features(L.astype(np.float64), got.astype(np.float64))
+    gram = x.T @ x + RIDGE * len(L) * np.eye(x.shape[1])
+    return np.linalg.solve(gram, x.T @ truth.astype(np.float64)).astype(np.float32)
 
 
-def calibrate(L: torch.Tensor, ab: torch.Tensor, ref: Reference) -> torch.Tensor:
+def calibrate(L: np.ndarray, ab: np.ndarray, ref: Reference) -> np.ndarray:
     """a/b (B, 2, h, w) float32 mapped by the reference's calibration, blended
     with the input by ``ref.strength``. L: (B, 1, h, w) float32 in [0, 100]."""
     if ref.calibration is None or ref.strength == 0:
         return ab
     b, _, h, w = ab.shape
-    flat = ab.permute(0, 2, 3, 1).reshape(-1, 2)
-    mapped = _features(L.reshape(-1).to(ab.device, torch.float32), flat) @ ref.calibration.to(ab.device)
+    flat = ab.transpose(0, 2, 3, 1).reshape(-1, 2)
+    mapped = _features(L.reshape(-1).astype(np.float32), flat) @ ref.calibration
     # pulled in toward grey, never past the reference's chroma: with the true photo as
     # reference that is a move into a disc holding nearly all the true colours, never away
-    mapped = mapped * (ref.chroma / mapped.norm(dim=1, keepdim=True).clamp(min=1e-6)).clamp(max=1.0)
-    mapped = mapped.reshape(b, h, w, 2).permute(0, 3, 1, 2)
-    return ab + ref.strength * (mapped - ab)
+    norm = np.maximum(np.hypot(mapped[:, 0], mapped[:, 1]), 1e-6)[:, None]
+    mapped = mapped * np.minimum(ref.chroma / norm, 1.0)
+    mapped = mapped.reshape(b, h, w, 2).transpose(0, 3, 1, 2)
+    return (ab + ref.strength * (mapped - ab)).astype(np.float32)

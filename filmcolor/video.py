@@ -588,15 +588,13 @@ class Pipeline:
 
     def _colorize(self, inp: _Pipe, out: _Pipe) -> None:
         """Stage 2: batches of frames -> coloured frames; packets pass straight on."""
-        import torch
-
         from .temporal import Smoother
 
         smoother = Smoother() if self.opts.smooth else None
         batch: list = []
-        threads = torch.get_num_threads()
-        if self.colorizer.device.type == "cpu":
-            torch.set_num_threads(self.opts.cpu_threads or max(1, (os.cpu_count() or 1) // 4))
+        if self.colorizer.device == "cpu":
+            # a quarter of the cores (at least one) for the network: the encoder needs the rest
+            self.colorizer.set_threads(self.opts.cpu_threads or max(1, (os.cpu_count() or 1) // 4))
         try:
             while True:
                 item = inp.get()
@@ -621,7 +619,7 @@ class Pipeline:
             self.errors.append(e)
             self.stop.set()
         finally:
-            torch.set_num_threads(threads)
+            self.colorizer.set_threads(self.colorizer.cfg.threads)
 
     def _colorize_frames(self, frames: list, smoother: Smoother | None) -> list:
         out = self.frame_colorizer.colorize(frames, smoother)

@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from filmcolor import model
+from . import model
 
 from . import data, losses
 from .loop import TrainConfig, fit

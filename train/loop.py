@@ -24,7 +24,10 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from filmcolor import checkpoint, color, metrics, model
+from filmcolor import metrics
+
+from . import checkpoint, model
+from . import colour as color
 
 from . import data, losses, plots
 from .pretrained import load_lite
@@ -164,6 +167,10 @@ def evaluate(net, loss_fn, val_lab: torch.Tensor, batch_size: int, device) -> di
 
 
 @torch.no_grad()
+def _np(x: torch.Tensor) -> np.ndarray:
+    return x.detach().float().cpu().numpy()
+
+
 def evaluate_decodings(net, loss_fn, val_lab: torch.Tensor, batch_size: int, device,
                        decodings: list[tuple[float, float]]) -> list[dict]:
     """``evaluate`` once per (temperature, chroma gain) of ``decodings``; the
@@ -179,8 +186,8 @@ def evaluate_decodings(net, loss_fn, val_lab: torch.Tensor, batch_size: int, dev
         truth = color.lab_to_rgb(lab)
         batches.append((lab[:, :1], truth, out))
         grey = color.lab_to_rgb(torch.cat([lab[:, :1], torch.zeros_like(lab[:, 1:])], 1))
-        fixed["psnr_grey"] += metrics.psnr(grey, truth).sum().item()
-        fixed["colorfulness_truth"] += metrics.colorfulness(truth).sum().item()
+        fixed["psnr_grey"] += metrics.psnr(_np(grey), _np(truth)).sum()
+        fixed["colorfulness_truth"] += metrics.colorfulness(_np(truth)).sum()
     cfg, kept = net.head.cfg, (net.head.cfg.temperature, net.head.cfg.chroma_gain)
     rows = []
     for temperature, gain in decodings:
@@ -188,8 +195,8 @@ def evaluate_decodings(net, loss_fn, val_lab: torch.Tensor, batch_size: int, dev
         psnr = colorful = 0.0
         for L, truth, out in batches:
             pred = _rgb_from_output(net, out, L)
-            psnr += metrics.psnr(pred, truth).sum().item()
-            colorful += metrics.colorfulness(pred).sum().item()
+            psnr += metrics.psnr(_np(pred), _np(truth)).sum()
+            colorful += metrics.colorfulness(_np(pred)).sum()
         rows.append({**{k: v / n for k, v in fixed.items()}, "psnr": psnr / n, "colorfulness": colorful / n})
     cfg.temperature, cfg.chroma_gain = kept
     return rows

@@ -12,8 +12,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from filmcolor import color
-from filmcolor.model import ab_bin_centres
+from . import colour as color
+from .model import ab_bin_centres
 
 
 def target_at(ab: torch.Tensor, out: torch.Tensor) -> torch.Tensor:

@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 import torch
 
-from filmcolor import color
+from . import colour as color
 
 
 def save_grid(path: Path, lab: torch.Tensor, pred_rgb: torch.Tensor) -> None:

@@ -8,7 +8,7 @@ import importlib
 
 import torch
 
-from filmcolor.model import LiteEncoder
+from .model import LiteEncoder
 
 
 def lite_weights_path(variant: str = "lite0") -> str:

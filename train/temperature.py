@@ -19,7 +19,7 @@ from pathlib import Path
 import click
 import torch
 
-from filmcolor import checkpoint, model
+from . import checkpoint, model
 
 from . import data
 from .loop import CHROMA_GAINS, TEMPERATURES, evaluate_decodings, selection_score

@@ -1,4 +1,5 @@
-"""Weights on disk: safetensors with a JSON config in the metadata.
+"""Training checkpoints: safetensors with a JSON config in the metadata
+(filmcolor itself reads the ONNX file that ``python -m train.export`` makes).
 
 A checkpoint holds the network's tensors (fp16 is fine for storage) and, under
 the metadata key ``filmcolor``, a JSON object::
@@ -13,33 +14,19 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
-from . import color, model
-from .errors import ModelError
+from filmcolor.errors import ModelError
+from filmcolor.network import FORMAT, METADATA_KEY, ModelInfo
 
-FORMAT = 1
-METADATA_KEY = "filmcolor"
+from . import colour as color
+from . import model
+
+# the bundled model's training checkpoint (filmcolor ships its ONNX export)
 DEFAULT_PATH = Path(__file__).parent / "weights" / "default.safetensors"
-
-
-@dataclass
-class ModelInfo:
-    """What a checkpoint says about the network besides its tensors."""
-
-    arch: str
-    params: dict
-    train_size: int = 128
-    ab_scale: float = color.AB_SCALE
-    data: dict = field(default_factory=dict)
-    validation: dict = field(default_factory=dict)
-
-    def to_json(self) -> str:
-        return json.dumps({"format": FORMAT, **self.__dict__}, sort_keys=True)
 
 
 def save(path: str | os.PathLike, net: model.ColorNet, info: ModelInfo, half: bool = True) -> None:

@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import color
+from . import colour as color
 
 HEADS = ("regression", "classify")
 
@@ -140,6 +140,8 @@ class ColorNet(nn.Module):
 
 
 def check_input(x: torch.Tensor) -> None:
+    if torch.jit.is_tracing():  # exporting: the sizes are symbolic, the graph serves them all
+        return
     color.check_image(x, 1, "network input")
     if x.shape[-1] % 32 or x.shape[-2] % 32:
         raise ValueError(f"network input: H and W must be multiples of 32. Got {tuple(x.shape)}")
@@ -220,15 +222,14 @@ class SameConv(nn.Conv2d):
 
     def __init__(self, cin: int, cout: int, k: int, stride: int = 1, groups: int = 1):
         super().__init__(cin, cout, k, stride=stride, padding=k // 2 if stride == 1 else 0, groups=groups, bias=False)
+        # every size reaching a stride-2 convolution is even (inputs are multiples of 32), where
+        # 'SAME' pads k - stride in all: a constant, so the exported ONNX graph serves every size
+        extra = max(k - stride, 0) if stride > 1 else 0
+        self.same_pad = (extra // 2, extra - extra // 2, extra // 2, extra - extra // 2)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        k, s = self.kernel_size[0], self.stride[0]
-        if s > 1:
-            ih, iw = x.shape[-2:]
-            ph = max((-(-ih // s) - 1) * s + k - ih, 0)
-            pw = max((-(-iw // s) - 1) * s + k - iw, 0)
-            if ph or pw:
-                x = F.pad(x, [pw // 2, pw - pw // 2, ph // 2, ph - ph // 2])
+        if any(self.same_pad):
+            x = F.pad(x, self.same_pad)
         return super().forward(x)
 
 
