@@ -19,7 +19,15 @@ import numpy as np
 
 from . import color
 from .network import ModelInfo, Network
-from .reference import STRENGTH, Reference, calibrate, fit_calibration, make_reference, softmax, steer_ab
+from .reference import (
+    STRENGTH,
+    Reference,
+    calibrate,
+    fit_calibration,
+    make_reference,
+    softmax,
+    steer_ab,
+)
 from .reference import bin_bias as bias_for
 
 STRIP_ROWS = 512  # full-size rows recombined at a time: bounds memory for huge images

@@ -104,15 +104,15 @@ class Network:
 
     def __init__(self, path: str | os.PathLike | None = None, device: str = "auto", threads: int | None = None):
         self.path = DEFAULT_PATH if path is None else Path(path)
-        if self.path.suffix in (".safetensors", ".pt"):
-            raise ModelError(f"{self.path}: a training checkpoint; make a model file of it with "
-                             f"python -m train.export {self.path} model.onnx")
         try:
             self._bytes = self.path.read_bytes()
         except FileNotFoundError:
             raise ModelError(f"{self.path}: no such model file") from None
         except OSError as e:
             raise ModelError(f"{self.path}: cannot read ({e.strerror})") from None
+        if self.path.suffix in (".safetensors", ".pt"):
+            raise ModelError(f"{self.path}: a training checkpoint; make a model file of it with "
+                             f"python -m train.export {self.path} model.onnx")
         self.providers = providers_for(device)
         self.threads = threads
         self._sessions: dict = {}  # thread count -> session: a film's colour stage uses fewer

@@ -4,7 +4,9 @@ import numpy as np
 import pytest
 import torch
 
-from filmcolor import checkpoint, model
+from filmcolor.network import ModelInfo
+from train import model
+from train.export import to_onnx
 
 torch.set_num_threads(1)  # the suite runs beside other work on 2 cores; the network is small
 REPO = Path(__file__).resolve().parent.parent
@@ -12,11 +14,11 @@ REPO = Path(__file__).resolve().parent.parent
 
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory) -> Path:
-    """A small random unet checkpoint: fast, and independent of the shipped model."""
+    """A small random unet as an ONNX model file: fast, and independent of the shipped model."""
     torch.manual_seed(0)
     net = model.build("unet", {"channels": [8, 16, 16, 32, 32]})
-    path = tmp_path_factory.mktemp("model") / "tiny.safetensors"
-    checkpoint.save(path, net, checkpoint.ModelInfo(arch="unet", params=model.config_to_dict(net.cfg)))
+    path = tmp_path_factory.mktemp("model") / "tiny.onnx"
+    to_onnx(net, ModelInfo(arch="unet", params=model.config_to_dict(net.cfg)), path)
     return path
 
 

@@ -4,8 +4,8 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from filmcolor import checkpoint, model
 from filmcolor.errors import ModelError
+from train import checkpoint, model
 
 
 def test_round_trip_rebuilds_the_same_network(tmp_path):

@@ -1,10 +1,11 @@
 import cv2
 import numpy as np
 import pytest
-import torch
 
 from filmcolor import Colorizer, color
-from filmcolor.colorizer import pick_device, small_shape
+from filmcolor.colorizer import small_shape
+from filmcolor.errors import ModelError
+from filmcolor.network import providers_for
 
 
 @pytest.fixture(scope="module")
@@ -71,26 +72,26 @@ def test_odd_sizes(colorizer, shape):
 def test_network_sees_short_side_at_size_without_stretching(tiny_model, monkeypatch):
     c = Colorizer.load(tiny_model, device="cpu", size=64)
     seen = []
-    real = c.net.predict_ab
+    real = c.net.run
 
-    def spy(x):
+    def spy(x, raw=False):
         seen.append(tuple(x.shape))
-        return real(x)
+        return real(x, raw)
 
-    monkeypatch.setattr(c.net, "predict_ab", spy)
+    monkeypatch.setattr(c.net, "run", spy)
     c.colorize(np.zeros((300, 1000), np.uint8))
     # short side 64, long side 213 in proportion, rounded to 224 (not stretched to 64)
     assert seen == [(1, 1, 64, 224)]
     seen.clear()
-    c.ab_small(torch.zeros(1, 1, 50, 70))  # other sizes are padded, not resized
+    c.ab_small(np.zeros((1, 1, 50, 70), np.float32))  # other sizes are padded, not resized
     assert seen == [(1, 1, 64, 96)]
 
 
 def test_ab_small_batches_and_clamps(colorizer):
-    L = torch.rand(5, 1, 40, 70) * 100
+    L = np.random.default_rng(0).random((5, 1, 40, 70), np.float32) * 100
     ab = colorizer.ab_small(L)
-    assert ab.shape == (5, 2, 40, 70)
-    rgb = color.lab_to_rgb_unclipped(torch.cat([L, ab], 1))
+    assert ab.shape == (5, 2, 40, 70) and ab.dtype == np.float32
+    rgb = np.moveaxis(color.lab_to_linear(np.concatenate([L, ab], 1).transpose(1, 0, 2, 3)), 0, 1)
     assert rgb.min() > -0.02 and rgb.max() < 1.02
 
 
@@ -109,13 +110,42 @@ def test_bad_arguments(colorizer, tiny_model):
     with pytest.raises(ValueError, match="multiple of 32"):
         Colorizer.load(tiny_model, size=100)
     with pytest.raises(ValueError, match="unknown device"):
-        pick_device("quantum")
+        providers_for("quantum")
+    with pytest.raises(ValueError, match="unknown device"):
+        providers_for("cuda:x")
 
 
-def test_device_auto_falls_back_to_cpu():
-    if not torch.cuda.is_available():
-        assert pick_device("auto").type in ("cpu", "mps")
-    assert pick_device("cpu").type == "cpu"
+def test_device_auto_falls_back_to_cpu(tiny_model):
+    import onnxruntime as ort
+
+    if "CUDAExecutionProvider" not in ort.get_available_providers():
+        assert providers_for("auto") == ["CPUExecutionProvider"]
+        assert Colorizer.load(tiny_model, device="auto").device == "cpu"
+        # asked for by name where it is not installed: one line that says what to install
+        with pytest.raises(ValueError, match=r"no CUDAExecutionProvider; for CUDA: pip install \"filmcolor\[gpu\]\""):
+            Colorizer.load(tiny_model, device="cuda")
+    assert providers_for("cpu") == ["CPUExecutionProvider"]
+
+
+def test_model_files_that_are_not_models(tmp_path):
+    bad = tmp_path / "bad.onnx"
+    bad.write_bytes(b"not a graph")
+    with pytest.raises(ModelError, match="not an ONNX model file"):
+        Colorizer.load(bad)
+    with pytest.raises(ModelError, match="no such model file"):
+        Colorizer.load(tmp_path / "missing.onnx")
+    ckpt = tmp_path / "run.safetensors"
+    ckpt.write_bytes(b"")
+    with pytest.raises(ModelError, match=r"training checkpoint; make a model file of it with python -m train.export"):
+        Colorizer.load(ckpt)
+
+
+def test_threads_change_the_session_not_the_colour(tiny_model, photo):
+    c = Colorizer.load(tiny_model, device="cpu", size=64)
+    before = c.colorize(photo)
+    c.set_threads(1)
+    assert c.net.session.get_session_options().intra_op_num_threads == 1
+    assert np.array_equal(c.colorize(photo), before)
 
 
 def test_bundled_default_loads():

@@ -3,10 +3,10 @@ import json
 import cv2
 import numpy as np
 import pytest
-import torch
 from click.testing import CliRunner
 from conftest import REPO
 from media import make_clip
+from standins import constant, stand_in_colorizer
 
 from filmcolor.cli import main
 from filmcolor.evaluate import KEYS, score
@@ -61,27 +61,19 @@ def test_cli_video_has_temporal_measures(tiny_model, tmp_path):
     assert set(KEYS) <= set(entry)
 
 
-class Painter(torch.nn.Module):
-    """Stand-in network: one a/b for the whole frame; with ``flicker``, the
-    opposite colour on every other call."""
+def painter(flicker: bool):
+    """One a/b for the whole frame; with ``flicker``, the opposite colour on every other call."""
+    calls = [0]
 
-    def __init__(self, flicker: bool):
-        super().__init__()
-        self.flicker, self.calls = flicker, 0
+    def paint(L):
+        calls[0] += 1
+        sign = -1.0 if flicker and calls[0] % 2 else 1.0
+        return constant(sign * 20.0, sign * -20.0)(L)
 
-    def forward(self, x):
-        return x
-
-    def predict_ab(self, x):
-        self.calls += 1
-        sign = -1.0 if self.flicker and self.calls % 2 else 1.0
-        n, _, h, w = x.shape
-        return (sign * torch.tensor([20.0, -20.0])).view(1, 2, 1, 1).expand(n, 2, h, w).contiguous()
+    return paint
 
 
 def test_temporal_measures_tell_flicker_from_steady_color(tmp_path):
-    from filmcolor import Colorizer, ColorizerConfig
-    from filmcolor.checkpoint import ModelInfo
     from filmcolor.evaluate import EvalOptions, evaluate_video
     from filmcolor.video import VideoOptions
 
@@ -89,7 +81,7 @@ def test_temporal_measures_tell_flicker_from_steady_color(tmp_path):
     opts = EvalOptions(video=VideoOptions(smooth=False, batch_size=1))
     figures = {}
     for flicker in (False, True):
-        c = Colorizer(Painter(flicker), ModelInfo(arch="unet", params={}), ColorizerConfig(size=64, device="cpu"))
+        c = stand_in_colorizer(painter(flicker))
         figures[flicker] = evaluate_video(c, clip, opts)
     steady, flickering = figures[False], figures[True]
     assert flickering["consistency"] > 5 * steady["consistency"] + 0.01

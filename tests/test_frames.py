@@ -6,7 +6,6 @@ from fractions import Fraction
 import av
 import numpy as np
 import pytest
-import torch
 from media import scene
 
 from filmcolor.frames import FrameColorizer, FrameLayout
@@ -24,10 +23,10 @@ class LightnessPainter:
     def __init__(self):
         self.seen = 0
 
-    def ab_small(self, L: torch.Tensor, clamp: bool = True) -> torch.Tensor:
+    def ab_small(self, L: np.ndarray, clamp: bool = True) -> np.ndarray:
         self.seen += len(L)
-        a = torch.where(L < 42, 60.0, -30.0)
-        return torch.cat([a, torch.zeros_like(a)], dim=1)
+        a = np.where(L < 42, 60.0, -30.0).astype(np.float32)
+        return np.concatenate([a, np.zeros_like(a)], axis=1)
 
 
 def grey_frames(n: int, cut_at: int | None = None) -> list[av.VideoFrame]:

@@ -306,7 +306,7 @@ def test_size_model_and_device_options(tiny_model, tmp_path):
     assert r.exit_code == 0, r.output
     r = CliRunner().invoke(main, ["image", str(src), "--model", str(tiny_model), "--size", "50"])
     assert r.exit_code == 2 and "multiple of 32" in r.output
-    r = CliRunner().invoke(main, ["image", str(src), "--model", str(tmp_path / "none.safetensors")])
+    r = CliRunner().invoke(main, ["image", str(src), "--model", str(tmp_path / "none.onnx")])
     assert r.exit_code == 1 and "no such model file" in r.output
 
 

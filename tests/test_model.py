@@ -1,7 +1,8 @@
 import pytest
 import torch
 
-from filmcolor import color, model
+from train import colour as color
+from train import model
 
 
 @pytest.mark.parametrize("arch", ["unet", "effunet"])

@@ -9,10 +9,10 @@ import torch
 from click.testing import CliRunner
 from PIL import Image
 
-from filmcolor import Colorizer, ColorizerConfig, checkpoint, model
-from filmcolor.checkpoint import ModelInfo
+from filmcolor import Colorizer
 from filmcolor.cli import main
 from filmcolor.errors import InputError
+from filmcolor.network import ModelInfo
 from filmcolor.reference import (
     LIGHT_BANDS,
     PALETTE,
@@ -21,8 +21,11 @@ from filmcolor.reference import (
     calibrate,
     fit_calibration,
     make_reference,
+    softmax,
     steer_ab,
 )
+from train import model
+from train.export import to_onnx
 
 
 def plain(rgb, h=48, w=64) -> np.ndarray:
@@ -33,26 +36,36 @@ def lab_ab(rgb: tuple) -> np.ndarray:
     return cv2.cvtColor(np.array([[rgb]], np.float32) / 255, cv2.COLOR_RGB2LAB)[0, 0, 1:]
 
 
-def untrained(kind: str) -> Colorizer:
+def untrained_model(kind: str, path) -> None:
+    """An untrained unet with a ``kind`` head written to ``path`` as an ONNX model file."""
     torch.manual_seed(0)
     head = {"kind": kind, "temperature": 1.0} if kind == "classify" else {"kind": kind}
     net = model.build("unet", {"channels": [8, 16, 16, 32, 32], "head": head})
-    return Colorizer(net, ModelInfo(arch="unet", params=model.config_to_dict(net.cfg), train_size=64),
-                     ColorizerConfig(size=64, device="cpu"))
+    to_onnx(net, ModelInfo(arch="unet", params=model.config_to_dict(net.cfg), train_size=64), path)
+    return path
+
+
+def untrained(kind: str, tmp_path) -> Colorizer:
+    return Colorizer.load(untrained_model(kind, tmp_path / f"{kind}.onnx"), device="cpu", size=64)
 
 
 @pytest.fixture(scope="module")
-def classify_colorizer() -> Colorizer:
-    return untrained("classify")
+def classify_model(tmp_path_factory):
+    return untrained_model("classify", tmp_path_factory.mktemp("model") / "classify.onnx")
+
+
+@pytest.fixture(scope="module")
+def classify_colorizer(classify_model) -> Colorizer:
+    return Colorizer.load(classify_model, device="cpu", size=64)
 
 
 def test_a_reference_palette_is_its_colours_on_the_models_bins(classify_colorizer):
     ref = classify_colorizer.reference(plain((200, 40, 40)))
-    centres = classify_colorizer.net.head.ab_centres
+    centres = classify_colorizer.net.ab_centres
     assert ref.hist is not None and ref.hist.shape == (len(centres),)
     assert float(ref.hist.sum()) == pytest.approx(1.0, abs=1e-5)
-    red = torch.from_numpy(lab_ab((200, 40, 40)))
-    assert torch.linalg.norm(centres[int(ref.hist.argmax())] - red) < 8  # the red's own bin, or next to it
+    red = lab_ab((200, 40, 40))
+    assert np.linalg.norm(centres[int(ref.hist.argmax())] - red) < 8  # the red's own bin, or next to it
     assert float(ref.hist.min()) > 0  # a colour the reference lacks is rare, not impossible
 
 
@@ -83,34 +96,28 @@ def test_the_reference_pulls_the_colour_toward_its_palette(classify_colorizer, p
 
 
 def test_a_reference_that_agrees_with_the_network_changes_nothing():
-    logits = torch.randn(2, 6, 5, 10)
-    marginal = torch.softmax(logits, -1).mean((1, 2))
-    ref = make_reference(plain((200, 40, 40)), torch.zeros(10, 2) + torch.arange(10.0)[:, None])
+    logits = np.random.default_rng(0).standard_normal((2, 6, 5, 10)).astype(np.float32)
+    marginal = softmax(logits).mean((1, 2))
+    ref = make_reference(plain((200, 40, 40)), np.zeros((10, 2)) + np.arange(10.0)[:, None])
     ref.hist = marginal[0] + 1e-4 / 10  # as if the reference held the picture's own palette (plus the floor)
     bias = bin_bias(logits[:1], ref)
-    assert torch.allclose(bias - bias.mean(), torch.zeros_like(bias), atol=1e-3)
+    assert np.allclose(bias - bias.mean(), 0, atol=1e-3)
+    ref.hist = np.roll(ref.hist, 1)  # a palette that disagrees does shift the bins
+    assert np.abs(bin_bias(logits[:1], ref)).max() > 0.1
 
 
 def test_regression_models_are_moved_toward_the_references_mean_and_spread():
-    ab = torch.randn(1, 2, 16, 16) * 3 + torch.tensor([5.0, -5.0]).view(1, 2, 1, 1)
+    rng = np.random.default_rng(0)
+    ab = (rng.standard_normal((1, 2, 16, 16)) * 3 + np.array([5.0, -5.0]).reshape(1, 2, 1, 1)).astype(np.float32)
     ref = make_reference(plain((200, 40, 40)), None, strength=1.0)
-    ref.std = torch.tensor([10.0, 4.0])
+    ref.std = np.array([10.0, 4.0], np.float32)
     out = steer_ab(ab, ref)
-    mean, std = ab.mean((2, 3))[0], ab.std((2, 3))[0]
+    mean, std = ab.mean((2, 3))[0], ab.std((2, 3), ddof=1)[0]
     # PALETTE of the way: the mean linearly, the spread geometrically
-    assert torch.allclose(out.mean((2, 3))[0], mean + PALETTE * (ref.mean - mean), atol=1e-3)
-    assert torch.allclose(out.std((2, 3))[0], std * (ref.std / std) ** PALETTE, atol=1e-2)
+    assert np.allclose(out.mean((2, 3))[0], mean + PALETTE * (ref.mean - mean), atol=1e-3)
+    assert np.allclose(out.std((2, 3), ddof=1)[0], std * (ref.std / std) ** PALETTE, atol=1e-2)
     ref.strength = 0.0
-    assert torch.allclose(steer_ab(ab, ref), ab, atol=1e-5)
-
-
-@pytest.fixture
-def classify_model(tmp_path, classify_colorizer):
-    path = tmp_path / "classify.safetensors"
-    net = classify_colorizer.net
-    checkpoint.save(path, model.build("unet", model.config_to_dict(net.cfg)),
-                    ModelInfo(arch="unet", params=model.config_to_dict(net.cfg), train_size=64))
-    return path
+    assert np.allclose(steer_ab(ab, ref), ab, atol=1e-5)
 
 
 def test_cli_reference(classify_model, tmp_path, photo):
@@ -186,20 +193,20 @@ def test_film_reference_errors_are_one_line_before_any_work(classify_model, tmp_
 
 
 def test_calibration_recovers_a_map_and_is_never_worse_than_no_colour():
-    g = torch.Generator().manual_seed(1)
-    L = torch.rand(4000, generator=g) * 100
-    got = torch.randn(4000, 2, generator=g) * 20
+    g = np.random.default_rng(1)
+    L = (g.random(4000) * 100).astype(np.float32)
+    got = (g.standard_normal((4000, 2)) * 20).astype(np.float32)
     # truth: the network's colour turned, scaled and shifted by lightness
-    m = torch.tensor([[0.6, -0.3], [0.2, 0.8]])
-    truth = got @ m.T + torch.stack([L * 0.2 - 10, 15 - L * 0.1], 1)
-    mapped = calibrate(L.view(1, 1, 40, 100), got.T.reshape(1, 2, 40, 100),
+    m = np.array([[0.6, -0.3], [0.2, 0.8]], np.float32)
+    truth = got @ m.T + np.stack([L * 0.2 - 10, 15 - L * 0.1], 1)
+    mapped = calibrate(L.reshape(1, 1, 40, 100), got.T.reshape(1, 2, 40, 100),
                        Reference(None, truth.mean(0), truth.std(0), 1.0, fit_calibration(L, got, truth)))
-    err = (mapped.reshape(2, -1).T - truth).norm(dim=1).mean()
-    assert err < 0.1 * truth.norm(dim=1).mean()
+    err = np.linalg.norm(mapped.reshape(2, -1).T - truth, axis=1).mean()
+    assert err < 0.1 * np.linalg.norm(truth, axis=1).mean()
     # colour the network gives at random: the fit gives (close to) none, never more error than none
-    noise = torch.randn(4000, 2, generator=g) * 20
+    noise = (g.standard_normal((4000, 2)) * 20).astype(np.float32)
     w = fit_calibration(L, noise, truth)
-    fitted = calibrate(L.view(1, 1, 40, 100), noise.T.reshape(1, 2, 40, 100),
+    fitted = calibrate(L.reshape(1, 1, 40, 100), noise.T.reshape(1, 2, 40, 100),
                        Reference(None, truth.mean(0), truth.std(0), 1.0, w)).reshape(2, -1).T
     assert ((fitted - truth) ** 2).sum() <= (truth**2).sum()
 
@@ -210,10 +217,10 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
 
 @pytest.mark.parametrize("kind", ["classify", "regression"])
 @pytest.mark.parametrize("name", ["tests/data/photo.jpg", "samples/truth/beach.jpg", "samples/truth/livingroom.jpg"])
-def test_the_true_photo_as_reference_is_never_further_from_the_truth_than_grey(name, kind):
+def test_the_true_photo_as_reference_is_never_further_from_the_truth_than_grey(name, kind, tmp_path):
     from conftest import REPO
 
-    colorizer = untrained(kind)
+    colorizer = untrained(kind, tmp_path)
 
     truth = cv2.cvtColor(cv2.imread(str(REPO / name)), cv2.COLOR_BGR2RGB)
     grey = cv2.cvtColor(truth, cv2.COLOR_RGB2GRAY)
@@ -239,11 +246,12 @@ def test_a_references_digest_tells_what_shapes_the_colour_and_ignores_the_last_b
 
 def test_the_calibrated_colour_is_never_more_colourful_than_the_reference():
     # a reference on which the network was nearly grey: its map multiplies chroma by 10
-    gain = torch.zeros(LIGHT_BANDS + 2, 2)
-    gain[-2:] = 10 * torch.eye(2)
-    ref = Reference(None, torch.zeros(2), torch.ones(2), 1.0, gain, chroma=30.0)
-    ab = torch.tensor([[1.0, 0.0], [20.0, 10.0], [-40.0, 30.0]]).T.reshape(1, 2, 1, 3)
-    out = calibrate(torch.full((1, 1, 1, 3), 50.0), ab, ref).reshape(2, 3).T
-    assert torch.allclose(out[0], torch.tensor([10.0, 0.0]), atol=1e-4)  # within the reference's chroma: mapped
-    assert torch.allclose(out.norm(dim=1)[1:], torch.tensor([30.0, 30.0]), atol=1e-3)  # beyond: held at its edge
-    assert torch.allclose(out[2] / out[2].norm(), ab[0, :, 0, 2] / ab[0, :, 0, 2].norm(), atol=1e-5)  # same hue
+    gain = np.zeros((LIGHT_BANDS + 2, 2), np.float32)
+    gain[-2:] = 10 * np.eye(2)
+    ref = Reference(None, np.zeros(2), np.ones(2), 1.0, gain, chroma=30.0)
+    ab = np.array([[1.0, 0.0], [20.0, 10.0], [-40.0, 30.0]], np.float32).T.reshape(1, 2, 1, 3)
+    out = calibrate(np.full((1, 1, 1, 3), 50.0, np.float32), ab, ref).reshape(2, 3).T
+    assert np.allclose(out[0], [10.0, 0.0], atol=1e-4)  # within the reference's chroma: mapped
+    assert np.allclose(np.linalg.norm(out, axis=1)[1:], [30.0, 30.0], atol=1e-3)  # beyond: held at its edge
+    hue = ab[0, :, 0, 2] / np.linalg.norm(ab[0, :, 0, 2])
+    assert np.allclose(out[2] / np.linalg.norm(out[2]), hue, atol=1e-5)  # same hue

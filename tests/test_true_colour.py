@@ -15,14 +15,13 @@ import av
 import cv2
 import numpy as np
 import pytest
-import torch
 from click.testing import CliRunner
 from media import make_clip, stream_info
 from PIL import Image
 from skimage.color import rgb2lab
+from standins import constant, stand_in_colorizer
 
-from filmcolor import Colorizer, ColorizerConfig
-from filmcolor.checkpoint import ModelInfo
+from filmcolor import Colorizer
 from filmcolor.cli import main
 from filmcolor.video import VideoOptions, colorize_video
 
@@ -32,19 +31,9 @@ A, B = 24.0, -16.0  # a magenta-blue: a and b swapped would read as yellow-red
 TOLERANCE = 1.0
 
 
-class ConstantAB(torch.nn.Module):
-    """Stand-in network: the a/b (A, B) everywhere, at the input's size."""
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x
-
-    def predict_ab(self, x: torch.Tensor) -> torch.Tensor:
-        n, _, h, w = x.shape
-        return torch.tensor([A, B]).view(1, 2, 1, 1).expand(n, 2, h, w).contiguous()
-
-
 def constant_colorizer() -> Colorizer:
-    return Colorizer(ConstantAB(), ModelInfo(arch="unet", params={}, train_size=64), ColorizerConfig(size=64, device="cpu"))
+    """The a/b (A, B) everywhere, at the input's size."""
+    return stand_in_colorizer(constant(A, B))
 
 
 def ab_read_back(rgb: np.ndarray) -> tuple[float, float]:

@@ -6,7 +6,6 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
-import torch
 from click.testing import CliRunner
 from conftest import REPO
 from media import duration, frame_pts, lumas, make_clip, packet_hashes, rgb_frames, stream_info
@@ -14,6 +13,7 @@ from media import duration, frame_pts, lumas, make_clip, packet_hashes, rgb_fram
 from filmcolor import Colorizer
 from filmcolor.cli import main
 from filmcolor.errors import InputError, OutputError
+from filmcolor.network import OutOfMemory
 from filmcolor.video import Pipeline, VideoOptions, colorize_video
 
 pytestmark = pytest.mark.skipif(shutil.which("ffprobe") is None, reason="needs ffprobe (apt-get install ffmpeg)")
@@ -162,7 +162,7 @@ def test_gpu_out_of_memory_halves_the_batch(colorizer, tmp_path, monkeypatch):
 
     def picky(L, clamp=True):
         if len(L) > 2:
-            raise torch.OutOfMemoryError("pretend")
+            raise OutOfMemory("pretend")
         return real(L, clamp)
 
     monkeypatch.setattr(colorizer, "ab_small", picky)
@@ -498,18 +498,46 @@ def test_sigterm_leaves_nothing_behind(tiny_model, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mkv"]
 
 
-def test_the_command_line_imports_no_torch_until_it_colorizes():
+def test_the_command_line_imports_no_runtime_until_it_colorizes():
     import subprocess
     import sys
 
-    code = "import sys, filmcolor, filmcolor.cli, filmcolor.video, filmcolor.images; print('torch' in sys.modules)"
+    code = ("import sys, filmcolor, filmcolor.cli, filmcolor.video, filmcolor.images; "
+            "print('torch' in sys.modules, 'onnxruntime' in sys.modules)")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=True)
-    assert r.stdout.strip() == "False"  # --help and wrong names answer at once (benchmarks/startup.py)
+    assert r.stdout.strip() == "False False"  # --help and wrong names answer at once (benchmarks/startup.py)
+
+
+def test_nothing_that_colorizes_imports_torch(tiny_model, tmp_path):
+    """Photos, films, evaluate, segments and references run on ONNX Runtime alone."""
+    import subprocess
+    import sys
+
+    import cv2
+
+    photo = tmp_path / "p.png"
+    cv2.imwrite(str(photo), np.tile(np.arange(64, dtype=np.uint8), (48, 1)) * 4)
+    clip = make_clip(tmp_path / "c.mp4", frames=6)
+    code = f"""
+import sys
+from filmcolor.cli import main
+for args in (["image", {str(photo)!r}, "-o", {str(tmp_path / "out")!r}, "--reference", {str(REPO / "samples/truth/beach.jpg")!r}],
+             ["video", {str(clip)!r}, {str(tmp_path / "o.mp4")!r}, "--segment-seconds", "0.1", "--preset", "ultrafast"],
+             ["evaluate", {str(REPO / "tests/data/photo.jpg")!r}]):
+    try:
+        main(args + ["--model", {str(tiny_model)!r}, "--size", "64", "-q"])
+    except SystemExit as e:
+        assert not e.code, (args, e.code)
+print(sorted(m for m in sys.modules if m.split(".")[0] in ("torch", "train", "safetensors")))
+"""
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip().splitlines()[-1] == "[]"
 
 
 def test_a_missing_film_is_answered_before_the_model_loads(tmp_path):
     r = CliRunner().invoke(main, ["video", str(tmp_path / "in.mp4"), str(tmp_path / "o.mp4"),
-                                  "--model", str(tmp_path / "no.safetensors")])
+                                  "--model", str(tmp_path / "no.onnx")])
     assert r.exit_code == 1 and r.output.strip() == f"error: {tmp_path / 'in.mp4'}: no such file"
 
 
@@ -605,15 +633,20 @@ def test_batch_size_is_what_the_network_gets(tiny_model, tmp_path, monkeypatch, 
     assert seen == batches
 
 
-def test_cpu_threads_are_set_for_the_run_and_restored(colorizer, tmp_path, monkeypatch):
+def test_cpu_threads_are_set_for_the_run_and_restored(tiny_model, tmp_path, monkeypatch):
+    colorizer = Colorizer.load(tiny_model, device="cpu", size=64, threads=2)
     seen = []
     real = colorizer.ab_small
-    monkeypatch.setattr(colorizer, "ab_small", lambda L, clamp=True: seen.append(torch.get_num_threads()) or real(L, clamp))
-    before = torch.get_num_threads()
+
+    def spy(L, clamp=True):
+        seen.append(colorizer.net.session.get_session_options().intra_op_num_threads)
+        return real(L, clamp)
+
+    monkeypatch.setattr(colorizer, "ab_small", spy)
     src = make_clip(tmp_path / "in.mp4", frames=6)
     colorize_video(colorizer, src, tmp_path / "out.mp4", fast(cpu_threads=1))
     assert seen and set(seen) == {1}
-    assert torch.get_num_threads() == before
+    assert colorizer.net.session.get_session_options().intra_op_num_threads == 2
 
 
 def test_container_probe_refuses_only_what_ffmpeg_refuses():

@@ -6,9 +6,7 @@ import sys
 
 import click
 
-from . import model
-
-from . import data, losses
+from . import data, losses, model
 from .loop import TrainConfig, fit
 
 D = TrainConfig()

@@ -123,7 +123,7 @@ def clamp_ab(L: torch.Tensor, ab: torch.Tensor) -> torch.Tensor:
     """
     check_image(L, 1, "L")
     check_image(ab, 2, "ab")
-    limits = torch.from_numpy(chroma_limit_table()).to(ab.device)
+    limits = torch.tensor(chroma_limit_table(), device=ab.device)
     n_l, n_hue = limits.shape
     a, b = ab.float().unbind(-3)
     chroma = torch.hypot(a, b)

@@ -26,10 +26,8 @@ from tqdm import tqdm
 
 from filmcolor import metrics
 
-from . import checkpoint, model
+from . import checkpoint, data, losses, model, plots
 from . import colour as color
-
-from . import data, losses, plots
 from .pretrained import load_lite
 
 LOG_FIELDS = [

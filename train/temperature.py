@@ -19,9 +19,7 @@ from pathlib import Path
 import click
 import torch
 
-from . import checkpoint, model
-
-from . import data
+from . import checkpoint, data, model
 from .loop import CHROMA_GAINS, TEMPERATURES, evaluate_decodings, selection_score
 
 

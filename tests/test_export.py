@@ -1,0 +1,96 @@
+"""The ONNX model file against the torch network it was exported from."""
+
+import os
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from click.testing import CliRunner
+
+from filmcolor import Colorizer
+from filmcolor.errors import ModelError
+from filmcolor.network import DEFAULT_PATH, Network
+from train import checkpoint, model
+from train import colour as color
+from train.export import main as export_main
+from train.export import to_onnx
+
+# sizes and batches other than the traced one (2 x 128 x 128), including odd multiples of 32
+SHAPES = [(1, 128, 224), (8, 128, 128), (3, 160, 96), (2, 256, 448), (1, 32, 32)]
+
+
+def torch_ab(net: model.ColorNet, L: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    with torch.no_grad():
+        x = color.l_to_net(torch.from_numpy(L))
+        raw = net(x)
+        ab = F.interpolate(net.head.to_ab(raw), size=L.shape[-2:], mode="bilinear", align_corners=False)
+    return ab.numpy(), raw.numpy()
+
+
+@pytest.mark.parametrize("arch,head", [("unet", "regression"), ("effunet", "classify"), ("effunet", "regression")])
+def test_export_equals_torch_at_every_size(tmp_path, arch, head):
+    torch.manual_seed(0)
+    params = {"head": {"kind": head, "temperature": 0.5, "chroma_gain": 1.3}}
+    if arch == "unet":
+        params["channels"] = [8, 16, 16, 32, 32]
+    net = model.build(arch, params).eval()
+    for m in net.modules():  # BatchNorm statistics that are not the identity, so folding them is tested
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.uniform_(-0.5, 0.5)
+            m.running_var.uniform_(0.5, 2.0)
+    info = checkpoint.ModelInfo(arch=arch, params=model.config_to_dict(net.cfg))
+    path = tmp_path / "m.onnx"
+    to_onnx(net, info, path)
+    onnx_net = Network(path, device="cpu")
+    assert onnx_net.kind == head and onnx_net.temperature == 0.5 and onnx_net.chroma_gain == 1.3
+    assert onnx_net.stride == net.stride
+    rng = np.random.default_rng(0)
+    for n, h, w in SHAPES[:3] if arch == "effunet" else SHAPES:
+        L = (rng.random((n, 1, h, w)) * 100).astype(np.float32)
+        want_ab, want_raw = torch_ab(net, L)
+        got_ab, got_raw = onnx_net.run(L, raw=True)
+        assert got_ab.shape == (n, 2, h, w)
+        assert np.abs(got_ab - want_ab).max() < 1e-3, (n, h, w)
+        assert np.abs(got_raw - want_raw).max() < 1e-3, (n, h, w)
+
+
+def test_bundled_model_is_the_export_of_its_checkpoint():
+    net, info = checkpoint.load(checkpoint.DEFAULT_PATH)
+    shipped = Network(DEFAULT_PATH, device="cpu")
+    assert shipped.info.params == info.params and shipped.info.train_size == info.train_size
+    assert np.array_equal(shipped.ab_centres, net.head.ab_centres.numpy())
+    rng = np.random.default_rng(1)
+    for n, h, w in SHAPES:
+        L = (rng.random((n, 1, h, w)) * 100).astype(np.float32)
+        assert np.abs(shipped.run(L)[0] - torch_ab(net, L)[0]).max() < 1e-3, (n, h, w)
+
+
+def test_export_command_writes_a_model_filmcolor_runs(tmp_path, tiny_model):
+    torch.manual_seed(0)
+    net = model.build("unet", {"channels": [8, 16, 16, 32, 32]})
+    ckpt = tmp_path / "run.safetensors"
+    checkpoint.save(ckpt, net, checkpoint.ModelInfo(arch="unet", params=model.config_to_dict(net.cfg)))
+    out = tmp_path / "mine.onnx"
+    result = CliRunner().invoke(export_main, [str(ckpt), str(out)])
+    assert result.exit_code == 0, result.output
+    assert f"filmcolor image photo.jpg --model {out}" in result.output
+    assert os.stat(out).st_mode & 0o777 == 0o644  # readable like any file, not mkstemp's 0600
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".part")]
+    assert Colorizer.load(out, device="cpu").colorize(np.zeros((40, 50), np.uint8)).shape == (40, 50, 3)
+    wrong = CliRunner().invoke(export_main, [str(ckpt), str(tmp_path / "mine.safetensors")])
+    assert wrong.exit_code == 2 and "name it .onnx" in wrong.output
+
+
+def test_settings_are_checked_on_load(tmp_path):
+    import onnx
+
+    torch.manual_seed(0)
+    net = model.build("unet", {"channels": [8, 16, 16, 32, 32]})
+    path = tmp_path / "m.onnx"
+    to_onnx(net, checkpoint.ModelInfo(arch="unet", params=model.config_to_dict(net.cfg)), path)
+    proto = onnx.load(path)
+    del proto.metadata_props[:]
+    onnx.save(proto, path)
+    with pytest.raises(ModelError, match="without a filmcolor config"):
+        Network(path)
