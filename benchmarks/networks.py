@@ -1,10 +1,16 @@
-"""Network cost: GFLOP and milliseconds a frame, per architecture, head and size.
+"""Network cost: the bundled network on ONNX Runtime against torch, and GFLOP
+and milliseconds a frame per architecture, head and size.
 
-    python benchmarks/networks.py [--threads 2] [--batch 8] [--device cpu]
+    python benchmarks/networks.py            # the bundled network: torch eager vs ONNX Runtime
+    python benchmarks/networks.py --archs [--threads 2] [--batch 8] [--device cpu]
 
-Prints a Markdown table. ms/frame is the median of 5 timed batches after 2
-warm-up batches, inference mode, BatchNorm folded into the convolutions and
-channels-last on the CPU, as ``Colorizer`` runs them.
+The first table times the bundled network as filmcolor runs it (its ONNX
+file on ONNX Runtime's CPU provider: decoding of the head and upsampling
+inside the graph) against the same network in torch eager (BatchNorm folded,
+channels-last, inference mode, the head decoded and upsampled as the graph
+does), at 128x128 and 128x224 (a 720p frame at --size 128), batch 1 and 8,
+1 and 2 threads: ms/frame is the median of 15 timed batches after 3 warm-up
+batches. ``--archs`` prints the per-architecture table in torch (median of 5).
 """
 
 from __future__ import annotations
@@ -13,10 +19,13 @@ import argparse
 import statistics
 import time
 
+import numpy as np
 import torch
+import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
-from filmcolor import checkpoint, model
+from filmcolor.network import Network
+from train import checkpoint, model
 
 CONFIGS = [
     ("unet", {"channels": [16, 32, 64, 128, 256]}, "regression"),
@@ -71,13 +80,58 @@ def measure(device_name: str = "cpu", threads: int = 2, batch: int = 8, sizes=(1
     return rows
 
 
+def _median_ms(fn, frames: int, repeats: int = 15, warmup: int = 3) -> float:
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times) / frames * 1000
+
+
+def runtimes(shapes=((128, 128), (128, 224)), batches=(1, 8), threads=(1, 2)) -> list[dict]:
+    """The bundled network, torch eager against ONNX Runtime: one dict per
+    (threads, batch, shape) with ms/frame of each and the largest a/b difference."""
+    net, _ = checkpoint.load()
+    net = model.fuse_batchnorm(net).to(memory_format=torch.channels_last)
+    rows = []
+    for t in threads:
+        torch.set_num_threads(t)
+        onnx = Network(device="cpu", threads=t)
+        for n in batches:
+            for h, w in shapes:
+                L = (np.random.default_rng(0).random((n, 1, h, w)) * 100).astype(np.float32)
+                x = (torch.from_numpy(L) / 50 - 1).contiguous(memory_format=torch.channels_last)
+
+                def eager(x=x, size=(h, w)):
+                    with torch.inference_mode():
+                        return F.interpolate(net.predict_ab(x), size=size, mode="bilinear", align_corners=False)
+
+                diff = float(np.abs(eager().numpy() - onnx.run(L)[0]).max())
+                torch_ms, ort_ms = _median_ms(eager, n), _median_ms(lambda L=L: onnx.run(L), n)
+                rows.append({"threads": t, "batch": n, "shape": (h, w), "torch_ms": torch_ms, "ort_ms": ort_ms,
+                             "max_diff": diff})
+    return rows
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
+    ap.add_argument("--archs", action="store_true", help="the per-architecture table (torch) instead")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--sizes", type=int, nargs="+", default=[128, 256])
     args = ap.parse_args()
+    if not args.archs:
+        print("| input (N x 1 x H x W) | threads | torch eager | ONNX Runtime CPU | ratio | max a/b difference |")
+        print("|---|---|---|---|---|---|")
+        for r in runtimes():
+            (h, w), n = r["shape"], r["batch"]
+            print(f"| {n} x 1 x {h} x {w} | {r['threads']} | {r['torch_ms']:.1f} ms/frame | {r['ort_ms']:.1f} | "
+                  f"{r['torch_ms'] / r['ort_ms']:.1f}x | {r['max_diff']:.1g} |")
+        return
     rows = measure(args.device, args.threads, args.batch, args.sizes)
     print(f"device {args.device}, {args.threads} threads, batch {args.batch}\n")
     print("| network | M params | size | GFLOP/frame | ms/frame |")

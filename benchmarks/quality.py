@@ -1,6 +1,6 @@
 """Colour quality on photos from sources a model never trained on, beside grey.
 
-    python benchmarks/quality.py [--model M.safetensors ...] [--data DIR ...] [--json F]
+    python benchmarks/quality.py [--model M.onnx ...] [--data DIR ...] [--json F]
 
 Every photo below the --data folders (default: the held-out validation
 sources, ../shared/data/more-photos and ../shared/data/open-photos/kphotoalbum,
@@ -89,7 +89,7 @@ def table(rows: list[dict]) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--model", action="append", help="a .safetensors checkpoint (repeatable; default: bundled)")
+    ap.add_argument("--model", action="append", help="an .onnx model file (repeatable; default: bundled)")
     ap.add_argument("--data", action="append", type=Path, help="folders of colour photos (repeatable)")
     ap.add_argument("--neutral", type=float, default=NEUTRAL)
     ap.add_argument("--size", type=int, default=None, help="network's short side (default: the model's)")

@@ -5,7 +5,7 @@
 Runs, in fresh processes: `filmcolor --help`, `filmcolor video --help`, an
 unknown option, a missing film and a missing photo; prints the best and median
 wall time of each, and the modules that took longest to import for `--help`
-(from `python -X importtime`). torch is imported only by commands that
+(from `python -X importtime`). ONNX Runtime is imported only by commands that
 colorize, after their inputs were checked.
 """
 
