@@ -110,7 +110,7 @@ def runtimes(shapes=((128, 128), (128, 224)), batches=(1, 8), threads=(1, 2)) ->
                         return F.interpolate(net.predict_ab(x), size=size, mode="bilinear", align_corners=False)
 
                 diff = float(np.abs(eager().numpy() - onnx.run(L)[0]).max())
-                torch_ms, ort_ms = _median_ms(eager, n), _median_ms(lambda L=L: onnx.run(L), n)
+                torch_ms, ort_ms = _median_ms(eager, n), _median_ms(lambda L=L, net=onnx: net.run(L), n)
                 rows.append({"threads": t, "batch": n, "shape": (h, w), "torch_ms": torch_ms, "ort_ms": ort_ms,
                              "max_diff": diff})
     return rows
