@@ -1,5 +1,5 @@
 """What another process needs to load the same colorizer: the model file, the
-device and the size (no torch here: the command line imports this early)."""
+device and the size (no ONNX Runtime here: the command line imports this early)."""
 
 from __future__ import annotations
 

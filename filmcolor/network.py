@@ -145,6 +145,12 @@ class Network:
         opts.inter_op_num_threads = 1
         # idle threads sleep instead of spinning: a film's encoder needs the cores between batches
         opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        if self.providers[0] != "CPUExecutionProvider" and hasattr(ort, "preload_dlls"):
+            # CUDA and cuDNN installed from PyPI (nvidia-* wheels) are found only once loaded
+            try:
+                ort.preload_dlls()
+            except Exception:  # noqa: BLE001 (system-wide CUDA needs none of this)
+                pass
         try:
             return ort.InferenceSession(self._bytes, opts, providers=self.providers)
         except Exception as e:  # ORT raises its own pybind classes: InvalidProtobuf, Fail, ...

@@ -231,7 +231,7 @@ def _render_parallel(src: Path, work: Path, todo: list[Segment], opts: VideoOpti
                      saved: Callable[[], None]) -> list[VideoReport]:
     """Segments on a pool of processes; frames are counted through a queue as they are written."""
     reports = []
-    ctx = multiprocessing.get_context("spawn")  # a fresh interpreter: no forked torch or FFmpeg threads
+    ctx = multiprocessing.get_context("spawn")  # a fresh interpreter: no forked ONNX Runtime or FFmpeg threads
     with ctx.Manager() as manager, concurrent.futures.ProcessPoolExecutor(workers, mp_context=ctx) as pool:
         counts = manager.Queue()
         jobs = {pool.submit(_render_in_worker, str(src), str(work / s.name(opts.codec)), opts, s, model, counts): s

@@ -75,9 +75,9 @@ class VideoOptions:
     # with smoothing, the network sees at most every key_interval-th frame of a
     # steady shot; the others get colour carried along the optical flow
     key_interval: int = 4
-    # torch threads for the network on the CPU; None: a quarter of the cores (at
-    # least 1), since the encoder wants the rest: on 2 cores, 2 torch threads
-    # spinning beside x264 made the whole film about 8% slower than 1
+    # CPU threads of the network; None: a quarter of the cores (at least 1), since
+    # the encoder wants the rest: on 2 cores, 2 network threads beside x264 made
+    # the whole film slower than 1 (measured with torch, again with ONNX Runtime)
     cpu_threads: int | None = None
     deinterlace: bool = False
     queue_batches: int = 2  # batches buffered between stages
@@ -193,8 +193,8 @@ _END = object()
 def _join_all(threads: list[threading.Thread]) -> None:
     """Wait for every thread to end, for real: the queues give up at once when
     stopping, and a stage still inside FFmpeg or a batch must not outlive the run
-    (closing the files under it crashes the process; it would also reset torch's
-    thread count in the middle of the next film). A Ctrl-C or SIGTERM that comes
+    (closing the files under it crashes the process; it would also reset the
+    network's thread count in the middle of the next film). A Ctrl-C or SIGTERM that comes
     while waiting is raised once all have ended."""
     interrupted: KeyboardInterrupt | None = None
     for t in threads:
@@ -308,7 +308,7 @@ class Pipeline:
         if self.vin.codec_context.colorspace == SPACE_BT2020_CL:
             self.report.warnings.append(
                 "source uses BT.2020 constant luminance, which filmcolor writes as non-constant: colour will be off")
-        # torch comes with these: imported when a film is run, not for --help
+        # ONNX Runtime comes with these: imported when a film is run, not for --help
         from .frames import FrameColorizer, FrameLayout
 
         if self.joined is None:
