@@ -9,6 +9,7 @@ consistency and warp error (see ``metrics``).
 
 from __future__ import annotations
 
+import ctypes
 import os
 import tempfile
 import warnings
@@ -149,9 +150,27 @@ def find_inputs(paths: list[str | os.PathLike], recursive: bool = False) -> list
     return found
 
 
+def _keep_freed_memory() -> None:
+    """Let glibc keep the large blocks scikit-image's colour conversions free.
+
+    Each full-frame rgb2lab / CIEDE2000 allocates and frees tens of MB; with
+    glibc's default, adaptive thresholds they go back to the system and fault
+    in again on every frame: on bikes.mp4 that was 40% of the time, in the
+    kernel. (The process that imported torch had happened to raise the
+    threshold.) Elsewhere than glibc, nothing to do.
+    """
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(-3, 64 << 20)  # M_MMAP_THRESHOLD: blocks below 64 MB come from the heap
+        libc.mallopt(-1, 256 << 20)  # M_TRIM_THRESHOLD: and the heap keeps up to 256 MB free
+    except (OSError, AttributeError):
+        pass
+
+
 def evaluate(colorizer: Colorizer, paths: list[Path], opts: EvalOptions,
              on_error: Callable[[Path, str], None] | None = None) -> list[dict]:
     """One result per input that could be evaluated (see ``with_mean``)."""
+    _keep_freed_memory()
     results = []
     for path in paths:
         try:

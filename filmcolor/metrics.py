@@ -37,11 +37,12 @@ def colorfulness(rgb: np.ndarray) -> np.ndarray:
     ordinary photos, above 100 for extremely colourful ones.
     """
     color.check_image(rgb, 3, "rgb")
-    x = rgb.astype(np.float64) * 255
-    r, g, b = (x[:, k].reshape(len(x), -1) for k in range(3))
-    rg, yb = r - g, (r + g) / 2 - b
-    sigma = np.sqrt(rg.var(1) + yb.var(1))
-    mu = np.sqrt(rg.mean(1) ** 2 + yb.mean(1) ** 2)
+    # float32 as the figures were first made (torch), and a film's frames allocate half as much
+    x = rgb.astype(np.float32).reshape(len(rgb), 3, -1)
+    rg = (x[:, 0] - x[:, 1]) * 255
+    yb = ((x[:, 0] + x[:, 1]) * 0.5 - x[:, 2]) * 255
+    sigma = np.sqrt(rg.var(1, dtype=np.float64) + yb.var(1, dtype=np.float64))
+    mu = np.sqrt(rg.mean(1, dtype=np.float64) ** 2 + yb.mean(1, dtype=np.float64) ** 2)
     return sigma + 0.3 * mu
 
 
