@@ -78,8 +78,10 @@ def test_export_command_writes_a_model_filmcolor_runs(tmp_path, tiny_model):
     assert os.stat(out).st_mode & 0o777 == 0o644  # readable like any file, not mkstemp's 0600
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".part")]
     assert Colorizer.load(out, device="cpu").colorize(np.zeros((40, 50), np.uint8)).shape == (40, 50, 3)
-    wrong = CliRunner().invoke(export_main, [str(ckpt), str(tmp_path / "mine.safetensors")])
+    wrong = CliRunner().invoke(export_main, [str(ckpt), str(tmp_path / "mine.pt")])
     assert wrong.exit_code == 2 and "name it .onnx" in wrong.output
+    kept = CliRunner().invoke(export_main, [str(ckpt), str(tmp_path / "kept.safetensors")])
+    assert kept.exit_code == 0 and checkpoint.load(tmp_path / "kept.safetensors")[1].arch == "unet"
 
 
 def test_settings_are_checked_on_load(tmp_path):

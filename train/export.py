@@ -1,5 +1,7 @@
 """``python -m train.export SOURCE OUT.onnx``: a trained network as the model
-file filmcolor runs (ONNX, with its settings in the metadata).
+file filmcolor runs (ONNX, with its settings in the metadata); with
+``OUT.safetensors``, a checkpoint in fp16 to keep (the bundled model's is
+``train/weights/default.safetensors``).
 
 SOURCE is a run folder or a ``.safetensors`` checkpoint. From a run folder,
 by default the run's best epoch (``best.safetensors``); with ``--last`` its
@@ -207,7 +209,11 @@ def export(source: Path, out: Path, last: bool = False) -> ModelInfo:
     else:
         net, info = checkpoint.load(source)
     out.parent.mkdir(parents=True, exist_ok=True)
-    to_onnx(net, info, out)
+    if out.suffix == ".safetensors":  # a checkpoint to keep (fp16), as the bundled model's is
+        checkpoint.save(out, net, info, half=True)
+        checkpoint.load(out)
+    else:
+        to_onnx(net, info, out)
     return info
 
 
@@ -216,10 +222,12 @@ def export(source: Path, out: Path, last: bool = False) -> ModelInfo:
 @click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--last", is_flag=True, help="The final epoch (at its best decoding) instead of the best one.")
 def main(source: Path, out: Path, last: bool) -> None:
-    """Write SOURCE (a run folder or a .safetensors checkpoint) to OUT, an .onnx
-    model file for `filmcolor --model OUT`."""
-    if out.suffix != ".onnx":
-        click.echo(f"error: {out}: the model file filmcolor runs is ONNX; name it .onnx", err=True)
+    """Write SOURCE (a run folder or a .safetensors checkpoint) to OUT: an .onnx
+    model file for `filmcolor --model OUT`, or a .safetensors checkpoint (fp16)
+    to keep beside it."""
+    if out.suffix not in (".onnx", ".safetensors"):
+        click.echo(f"error: {out}: the model file filmcolor runs is ONNX; name it .onnx "
+                   "(or .safetensors for a checkpoint)", err=True)
         sys.exit(2)
     try:
         info = export(source, out, last)
@@ -228,7 +236,8 @@ def main(source: Path, out: Path, last: bool) -> None:
         sys.exit(2)
     size = out.stat().st_size / 1e6
     click.echo(f"{out}: {info.arch}, {size:.1f} MB, validation {info.validation}")
-    click.echo(f"use it: filmcolor image photo.jpg --model {out}")
+    if out.suffix == ".onnx":
+        click.echo(f"use it: filmcolor image photo.jpg --model {out}")
 
 
 if __name__ == "__main__":
