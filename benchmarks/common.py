@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import resource
+import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -30,3 +32,20 @@ def run_measured(args: list[str]) -> tuple[float, float, int]:
 
 def self_peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def timed(fn: Callable[[], object], warmup: int, repeats: int) -> list[float]:
+    """Seconds of each of ``repeats`` calls of ``fn``, after ``warmup`` calls that do not count."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return times
+
+
+def median_ms(fn: Callable[[], object], frames: int, repeats: int = 15, warmup: int = 3) -> float:
+    """Median milliseconds a frame of ``fn``, which handles ``frames`` frames a call."""
+    return statistics.median(timed(fn, warmup, repeats)) / frames * 1000

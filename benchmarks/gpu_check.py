@@ -63,7 +63,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from common import REPO
+from common import REPO, timed
 
 SAMPLES = REPO / "samples"
 PHOTOS = ("street.jpg", "livingroom.jpg", "grandfather.jpg")  # compared CPU against CUDA
@@ -227,17 +227,6 @@ def sample_batch(n: int = 8, side: int = 128) -> np.ndarray:
     while len(planes) < n:
         planes.append(planes[len(planes) % len(BATCH_PHOTOS)][:, ::-1])
     return np.ascontiguousarray(np.stack(planes[:n])[:, None])
-
-
-def timed(fn: Callable[[], object], warmup: int, repeats: int) -> list[float]:
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return times
 
 
 def make_clip(src: Path, dst: Path, frames: int, size: tuple[int, int] | None, audio: bool) -> Path:

@@ -22,6 +22,7 @@ import time
 import numpy as np
 import torch
 import torch.nn.functional as F
+from common import median_ms
 from torch.utils.flop_counter import FlopCounterMode
 
 from filmcolor.network import Network
@@ -80,17 +81,6 @@ def measure(device_name: str = "cpu", threads: int = 2, batch: int = 8, sizes=(1
     return rows
 
 
-def _median_ms(fn, frames: int, repeats: int = 15, warmup: int = 3) -> float:
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times) / frames * 1000
-
-
 def runtimes(shapes=((128, 128), (128, 224)), batches=(1, 8), threads=(1, 2)) -> list[dict]:
     """The bundled network, torch eager against ONNX Runtime: one dict per
     (threads, batch, shape) with ms/frame of each and the largest a/b difference."""
@@ -110,7 +100,7 @@ def runtimes(shapes=((128, 128), (128, 224)), batches=(1, 8), threads=(1, 2)) ->
                         return F.interpolate(net.predict_ab(x), size=size, mode="bilinear", align_corners=False)
 
                 diff = float(np.abs(eager().numpy() - onnx.run(L)[0]).max())
-                torch_ms, ort_ms = _median_ms(eager, n), _median_ms(lambda L=L, net=onnx: net.run(L), n)
+                torch_ms, ort_ms = median_ms(eager, n), median_ms(lambda L=L, net=onnx: net.run(L), n)
                 rows.append({"threads": t, "batch": n, "shape": (h, w), "torch_ms": torch_ms, "ort_ms": ort_ms,
                              "max_diff": diff})
     return rows

@@ -21,7 +21,7 @@ import cv2
 import numpy as np
 
 AB_SCALE = 110.0
-"""a/b are divided by this before the network sees them; |a|, |b| < 110 over sRGB."""
+"""A regression head predicts a/b divided by this (its raw output); |a|, |b| < 110 over sRGB."""
 
 # D65 reference white, as OpenCV and scikit-image use it.
 WHITE = (0.950456, 1.0, 1.088754)

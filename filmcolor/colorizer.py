@@ -114,6 +114,11 @@ class Colorizer:
     def size(self) -> int:
         return self.cfg.size
 
+    @property
+    def threads(self) -> int | None:
+        """CPU threads the network runs on now (None: one per physical core)."""
+        return self.net.threads
+
     def set_threads(self, threads: int | None) -> None:
         """Run the network on ``threads`` CPU threads from now on (None: one per core)."""
         self.net.set_threads(threads)

@@ -80,9 +80,9 @@ class FrameColorizer:
     frames it saw on either side in the same shot. The first frame of every
     shot always goes through the network.
 
-    On CUDA out-of-memory the batch is halved and retried (``batch_size``
-    keeps the lowered value, ``notices`` says so): no frame is ever written
-    without its colour.
+    When the device runs out of memory (network.OutOfMemory) the batch is
+    halved and retried (``batch_size`` keeps the lowered value, ``notices``
+    says so): no frame is ever written without its colour.
     """
 
     def __init__(self, colorizer: Colorizer, layout: FrameLayout, batch_size: int, notices: list[str],

@@ -111,8 +111,10 @@ class Network:
         except OSError as e:
             raise ModelError(f"{self.path}: cannot read ({e.strerror})") from None
         if self.path.suffix in (".safetensors", ".pt"):
+            # a run's last.pt is exported from its folder (train.export reads no .pt file itself)
+            args = f"{self.path} model.onnx" if self.path.suffix == ".safetensors" else f"{self.path.parent} model.onnx --last"
             raise ModelError(f"{self.path}: a training checkpoint; make a model file of it with "
-                             f"python -m train.export {self.path} model.onnx")
+                             f"python -m train.export {args}")
         self.providers = providers_for(device)
         self.threads = threads
         self._sessions: dict = {}  # thread count -> session: a film's colour stage uses fewer
@@ -172,9 +174,10 @@ class Network:
             raise ModelError(f"{self.path}: model format {fmt}, this filmcolor reads {FORMAT}")
         if info.ab_scale != color.AB_SCALE:
             raise ModelError(f"{self.path}: a/b scale {info.ab_scale}, expected {color.AB_SCALE}")
+        inputs = [i.name for i in self.session.get_inputs()]
         names = [o.name for o in self.session.get_outputs()]
-        if names != ["ab", "raw"] or [i.name for i in self.session.get_inputs()] != ["L"]:
-            raise ModelError(f"{self.path}: expected input L and outputs ab, raw. Got outputs {names}")
+        if names != ["ab", "raw"] or inputs != ["L"]:
+            raise ModelError(f"{self.path}: expected input L and outputs ab, raw. Got {inputs} and {names}")
         return info, int(stride), centres
 
     def set_threads(self, threads: int | None) -> None:

@@ -111,7 +111,7 @@ def reference_ab(rgb: np.ndarray) -> np.ndarray:
 
 
 def softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
-    """Softmax of float32 ``x`` along ``axis`` (shifted by the maximum, so it never overflows)."""
+    """Softmax of ``x`` along ``axis`` (shifted by the maximum, so it never overflows)."""
     e = np.exp(x - x.max(axis=axis, keepdims=True))
     return e / e.sum(axis=axis, keepdims=True)
 

@@ -592,6 +592,7 @@ class Pipeline:
 
         smoother = Smoother() if self.opts.smooth else None
         batch: list = []
+        threads = self.colorizer.threads  # what the caller had: given back when the film ends
         if self.colorizer.device == "cpu":
             # a quarter of the cores (at least one) for the network: the encoder needs the rest
             self.colorizer.set_threads(self.opts.cpu_threads or max(1, (os.cpu_count() or 1) // 4))
@@ -619,7 +620,7 @@ class Pipeline:
             self.errors.append(e)
             self.stop.set()
         finally:
-            self.colorizer.set_threads(self.colorizer.cfg.threads)
+            self.colorizer.set_threads(threads)
 
     def _colorize_frames(self, frames: list, smoother: Smoother | None) -> list:
         out = self.frame_colorizer.colorize(frames, smoother)

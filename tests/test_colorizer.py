@@ -1,11 +1,14 @@
+import re
+
 import cv2
 import numpy as np
 import pytest
+from standins import stand_in_colorizer
 
 from filmcolor import Colorizer, color
 from filmcolor.colorizer import small_shape
 from filmcolor.errors import ModelError
-from filmcolor.network import providers_for
+from filmcolor.network import PROVIDERS, providers_for
 
 
 @pytest.fixture(scope="module")
@@ -127,6 +130,42 @@ def test_device_auto_falls_back_to_cpu(tiny_model):
     assert providers_for("cpu") == ["CPUExecutionProvider"]
 
 
+def test_device_auto_takes_the_first_accelerator_present(monkeypatch):
+    import onnxruntime as ort
+
+    def present(*kinds):  # what an ONNX Runtime build with these providers reports
+        monkeypatch.setattr(ort, "get_available_providers", lambda: [PROVIDERS[k] for k in (*kinds, "cpu")])
+
+    present("dml", "cuda")
+    assert providers_for("auto") == [(PROVIDERS["cuda"], {"device_id": 0}), "CPUExecutionProvider"]
+    assert providers_for("cuda:1") == [(PROVIDERS["cuda"], {"device_id": 1}), "CPUExecutionProvider"]
+    assert providers_for("cpu") == ["CPUExecutionProvider"]
+    present("coreml")
+    assert providers_for("auto") == providers_for("mps") == [(PROVIDERS["coreml"], {}), "CPUExecutionProvider"]
+    with pytest.raises(ValueError, match="no CUDAExecutionProvider"):
+        providers_for("cuda")
+
+
+def test_ab_small_pads_by_reflection_to_multiples_of_32():
+    seen = []
+
+    def paint(x):  # records what the network is given
+        seen.append(x.copy())
+        return np.zeros((len(x), 2, *x.shape[2:]))
+
+    c = stand_in_colorizer(paint)
+    L = np.random.default_rng(0).random((2, 1, 50, 70), np.float32) * 100
+    assert c.ab_small(L).shape == (2, 2, 50, 70)
+    x = seen[-1]
+    assert x.shape == (2, 1, 64, 96) and np.array_equal(x[..., :50, :70], L)
+    # rows and columns past the edge mirror those before it (the edge pixel itself not repeated)
+    assert np.array_equal(x[..., 50:64, :70], L[..., 48:34:-1, :])
+    assert np.array_equal(x[..., :50, 70:96], L[..., :, 68:42:-1])
+    # a picture smaller than its padding cannot be mirrored: its edge is repeated
+    c.ab_small(L[..., :10, :])
+    assert np.array_equal(seen[-1][..., 10:, :70], np.repeat(L[..., 9:10, :], 22, axis=2))
+
+
 def test_model_files_that_are_not_models(tmp_path):
     bad = tmp_path / "bad.onnx"
     bad.write_bytes(b"not a graph")
@@ -138,6 +177,10 @@ def test_model_files_that_are_not_models(tmp_path):
     ckpt.write_bytes(b"")
     with pytest.raises(ModelError, match=r"training checkpoint; make a model file of it with python -m train.export"):
         Colorizer.load(ckpt)
+    state = tmp_path / "last.pt"  # a run's last epoch: exported from its folder, train.export reads no .pt
+    state.write_bytes(b"")
+    with pytest.raises(ModelError, match=re.escape(f"python -m train.export {tmp_path} model.onnx --last")):
+        Colorizer.load(state)
 
 
 def test_threads_change_the_session_not_the_colour(tiny_model, photo):

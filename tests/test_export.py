@@ -96,3 +96,19 @@ def test_settings_are_checked_on_load(tmp_path):
     onnx.save(proto, path)
     with pytest.raises(ModelError, match="without a filmcolor config"):
         Network(path)
+
+
+@pytest.mark.parametrize("old,new", [("raw", "logits"), ("L", "input")])
+def test_a_graph_with_other_inputs_or_outputs_is_refused_on_load(tmp_path, tiny_model, old, new):
+    import onnx
+
+    proto = onnx.load(tiny_model)
+    for value in (*proto.graph.input, *proto.graph.output):
+        value.name = new if value.name == old else value.name
+    for node in proto.graph.node:
+        node.input[:] = [new if i == old else i for i in node.input]
+        node.output[:] = [new if o == old else o for o in node.output]
+    path = tmp_path / "renamed.onnx"
+    onnx.save(proto, path)
+    with pytest.raises(ModelError, match="expected input L and outputs ab, raw"):
+        Network(path, device="cpu")

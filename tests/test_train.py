@@ -278,6 +278,25 @@ def test_each_epoch_is_judged_at_its_best_decoding(tmp_path):
     assert figures[0.6, 1.5]["colorfulness"] > figures[0.6, 1.0]["colorfulness"]
 
 
+def test_validation_keeps_no_autograd_graph():
+    """Every epoch's validation holds the network's output for all its crops: with
+    autograd on, it would hold every activation that made them too."""
+    from train import model
+    from train.loop import evaluate_at_best_decoding
+
+    torch.manual_seed(0)
+    net = model.build("unet", {"channels": [8, 16, 16, 32, 32], "head": {"kind": "classify"}})
+    val = torch.cat([torch.rand(4, 1, 32, 32) * 100, torch.randn(4, 2, 32, 32) * 20], 1)
+    outputs = []
+
+    def loss(out, ab):
+        outputs.append(out)
+        return out.mean()
+
+    evaluate_at_best_decoding(net, loss, val, 2, torch.device("cpu"), (0.5, 1.0), (1.0,))
+    assert len(outputs) == 2 and not any(o.requires_grad for o in outputs)
+
+
 def test_checkpoints_name_data_folders_without_the_trainers_paths(tmp_path):
     from train.loop import portable_folders
 
@@ -366,6 +385,16 @@ def test_export_last_takes_the_final_epoch(tmp_path):
 def test_every_training_command_has_help(module):
     r = subprocess.run([sys.executable, "-m", module, "-h"], capture_output=True, text=True, cwd=REPO)
     assert r.returncode == 0 and "Usage:" in r.stdout, r.stderr
+
+
+def test_training_without_its_extra_says_what_to_install_in_one_line():
+    # torch made unimportable in this interpreter only, as in an install without the train extra
+    code = ("import runpy, sys; sys.modules['torch'] = None; sys.argv[1:] = ['--help']; "
+            "runpy.run_module('train', run_name='__main__', alter_sys=True)")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=60)
+    assert r.returncode != 0 and "Traceback" not in r.stderr, r.stderr
+    assert r.stderr.strip().splitlines() == [r.stderr.strip()]
+    assert "training needs torch" in r.stderr and "filmcolor[train]" in r.stderr
 
 
 def test_cli_missing_data_is_one_line(tmp_path):

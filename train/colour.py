@@ -12,13 +12,10 @@ import math
 
 import torch
 
-from filmcolor.color import AB_SCALE, EPS, KAPPA, RGB_TO_XYZ, WHITE, chroma_limit_table  # noqa: F401 (AB_SCALE: for train)
+from filmcolor.color import AB_SCALE, EPS, KAPPA, RGB_TO_XYZ, WHITE, chroma_limit_table
 
 _RGB_TO_XYZ = torch.tensor(RGB_TO_XYZ, dtype=torch.float32)
 _XYZ_TO_RGB = torch.linalg.inv(_RGB_TO_XYZ.double()).float()
-_WHITE = WHITE
-_EPS = EPS
-_KAPPA = KAPPA
 
 
 def check_image(x: torch.Tensor, channels: int, name: str = "input") -> None:
@@ -43,11 +40,11 @@ def linear_to_srgb(v: torch.Tensor) -> torch.Tensor:
 
 
 def _f(t: torch.Tensor) -> torch.Tensor:
-    return torch.where(t > _EPS, t.clamp_min(1e-12) ** (1 / 3), (_KAPPA * t + 16) / 116)
+    return torch.where(t > EPS, t.clamp_min(1e-12) ** (1 / 3), (KAPPA * t + 16) / 116)
 
 
 def _f_inv(t: torch.Tensor) -> torch.Tensor:
-    return torch.where(t**3 > _EPS, t**3, (116 * t - 16) / _KAPPA)
+    return torch.where(t**3 > EPS, t**3, (116 * t - 16) / KAPPA)
 
 
 def _mix(x: torch.Tensor, matrix: torch.Tensor) -> torch.Tensor:
@@ -67,7 +64,7 @@ def rgb_to_lab(rgb: torch.Tensor) -> torch.Tensor:
     """
     check_image(rgb, 3, "rgb")
     xyz = _mix(srgb_to_linear(rgb), _RGB_TO_XYZ)
-    white = torch.tensor(_WHITE, dtype=xyz.dtype, device=xyz.device).view(3, 1, 1)
+    white = torch.tensor(WHITE, dtype=xyz.dtype, device=xyz.device).view(3, 1, 1)
     fx, fy, fz = _f(xyz / white).unbind(-3)
     lab = torch.stack([116 * fy - 16, 500 * (fx - fy), 200 * (fy - fz)], dim=-3)
     return lab
@@ -83,7 +80,7 @@ def lab_to_rgb_unclipped(lab: torch.Tensor) -> torch.Tensor:
     fy = (L + 16) / 116
     fx = fy + a / 500
     fz = fy - b / 200
-    white = torch.tensor(_WHITE, dtype=lab.dtype, device=lab.device).view(3, 1, 1)
+    white = torch.tensor(WHITE, dtype=lab.dtype, device=lab.device).view(3, 1, 1)
     xyz = torch.stack([_f_inv(fx), _f_inv(fy), _f_inv(fz)], dim=-3) * white
     return _mix(xyz, _XYZ_TO_RGB)
 

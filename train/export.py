@@ -19,6 +19,7 @@ checked against the torch network on several sizes before it is kept.
 
 from __future__ import annotations
 
+import copy
 import os
 import sys
 import tempfile
@@ -62,7 +63,7 @@ class InferenceGraph(nn.Module):
         The annealed mean sum_q softmax(z / T)_q c_q is written as exp(z / T - max)
         through one 1x1 convolution with the rows (a_q, b_q, 1), then a division:
         no softmax over the channel axis, which ONNX Runtime runs through a
-        transpose at a third of the network's whole time.
+        transpose at a fifth of the network's whole time.
         """
         head = self.net.head
         if head.cfg.kind != "classify":
@@ -94,10 +95,8 @@ def to_onnx(net: model.ColorNet, info: ModelInfo, out: str | os.PathLike) -> Non
     import onnxruntime as ort
 
     out = Path(out)
-    reference = model.build(info.arch, model.config_to_dict(net.cfg))
-    reference.load_state_dict(net.state_dict())
-    reference.eval()
-    graph = InferenceGraph(net)
+    reference = net.eval()
+    graph = InferenceGraph(copy.deepcopy(net))  # folding BatchNorm changes the copy, not the caller's net
     centres = graph.net.head.ab_centres.tolist() if graph.net.head.cfg.kind == "classify" else None
     fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".part", dir=out.parent)
     os.close(fd)

@@ -164,11 +164,11 @@ def evaluate(net, loss_fn, val_lab: torch.Tensor, batch_size: int, device) -> di
     return evaluate_decodings(net, loss_fn, val_lab, batch_size, device, [(cfg.temperature, cfg.chroma_gain)])[0]
 
 
-@torch.no_grad()
 def _np(x: torch.Tensor) -> np.ndarray:
     return x.detach().float().cpu().numpy()
 
 
+@torch.no_grad()
 def evaluate_decodings(net, loss_fn, val_lab: torch.Tensor, batch_size: int, device,
                        decodings: list[tuple[float, float]]) -> list[dict]:
     """``evaluate`` once per (temperature, chroma gain) of ``decodings``; the

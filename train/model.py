@@ -91,21 +91,14 @@ class Head(nn.Module):
         """
         return out.float().permute(0, 2, 3, 1) / self.cfg.temperature
 
-    def to_ab(self, out: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
-        """Raw head output (B, C, h, w) -> a/b (B, 2, h, w) float32 in LAB units.
-
-        bias: classify only, (B, Q) float32 added to each picture's tempered
-        logits before the softmax (a reference photo's palette: see reference.py).
-        """
+    def to_ab(self, out: torch.Tensor) -> torch.Tensor:
+        """Raw head output (B, C, h, w) -> a/b (B, 2, h, w) float32 in LAB units."""
         out = out.float()
         gain = self.cfg.chroma_gain
         if self.cfg.kind == "regression":
             ab = color.net_to_ab(out)
             return ab * gain if gain != 1 else ab
-        logits = self.bin_logits(out)
-        if bias is not None:
-            logits = logits + bias[:, None, None, :]
-        prob = torch.softmax(logits, dim=-1).permute(0, 3, 1, 2)
+        prob = torch.softmax(self.bin_logits(out), dim=-1).permute(0, 3, 1, 2)
         # the expectation over bins is a 1x1 convolution (10x faster than einsum)
         return F.conv2d(prob, gain * self.ab_centres.float().t()[:, :, None, None])
 
@@ -189,7 +182,7 @@ class UNet(ColorNet):
 
 
 # ------------------------------------------------------------------------ effunet
-# EfficientNet-Lite0, written out so that inference needs nothing but torch.
+# EfficientNet-Lite0, written out so that training and export need nothing but torch.
 # Module names match the `efficientnet-lite-pytorch` package, so its ImageNet
 # weights load by name. Lite: ReLU6, no squeeze-excitation, fixed stem.
 
