@@ -271,12 +271,12 @@ def video(paths, out_dir, codec, crf, preset, batch_size, no_smooth, key_interva
         try:
             first = claimed.get(dst.resolve())
             if first is not None:  # reel1/film.mp4 and reel2/film.mp4 into one folder
-                raise OutputError(f"output {dst} would overwrite the result of {first}")
+                raise OutputError(f"{src}: output {dst} would overwrite the result of {first}")
             job.prepare(src, dst)
             claimed[dst.resolve()] = src
             ready.append((src, dst))
         except FilmcolorError as e:
-            click.echo(f"error: {src}: {e}", err=True)
+            click.echo(f"error: {e}", err=True)  # it names the film (prepare's errors do)
             failed.append(src)
     _say_replacing([dst for _, dst in ready], quiet)
     if ready:
