@@ -536,10 +536,13 @@ def evaluate(paths, json_path, save, every, recursive, model_path, device, size,
 
 def _table(results: list[dict]) -> str:
     head = ("| input | PSNR (grey) | SSIM (grey) | CIEDE2000 (grey) | colourfulness / truth "
-            "| chroma on neutral | consistency | warp |")
-    lines = [head, "|---|---|---|---|---|---|---|---|"]
+            "| chroma on neutral | consistency | warp | static colour change 1 / 25 frames (truth) "
+            "| mean chroma spread in a shot (truth) |")
+    lines = [head, "|---|---|---|---|---|---|---|---|---|---|"]
     for r in results:
-        temporal = (f"{r['consistency']:.4f} | {r['warp_error']:.4f}" if "consistency" in r else "- | -")
+        temporal = (f"{r['consistency']:.4f} | {r['warp_error']:.4f} | {r['static_1']:.3f} / {r['static_25']:.3f} "
+                    f"({r['truth_static_1']:.3f} / {r['truth_static_25']:.3f}) | {r['chroma_spread']:.2f} "
+                    f"({r['truth_chroma_spread']:.2f})" if "consistency" in r else "- | - | - | -")
         lines.append(
             f"| {Path(r['path']).name} | {r['psnr']:.2f} ({r['grey_psnr']:.2f}) | {r['ssim']:.3f} ({r['grey_ssim']:.3f}) "
             f"| {r['ciede2000']:.2f} ({r['grey_ciede2000']:.2f}) | {r['colorfulness']:.1f} / {r['colorfulness_truth']:.1f} "
