@@ -13,7 +13,13 @@ lossless FFV1) goes through `colorize_video` with and without smoothing
 - PSNR against the true colour;
 - the a/b error (LAB units) against the truth on moving pixels only (grey
   changed by more than 12 levels since the previous frame): colour smeared
-  or carried onto moving things raises it.
+  or carried onto moving things raises it;
+- static flicker and drift: the mean |da| + |db| between frames t and t+1,
+  t+5 and t+25 (one shot) on pixels whose true lightness moved less than
+  1 L unit between them (metrics.static_drift): 1 frame is jitter, 25 frames
+  is colour that drifts between key frames;
+- spread of the frame's mean chroma within a shot (metrics.chroma_spread):
+  colour that breathes while the scene stays.
 
 "Flicker removed" compares what each version adds above the truth's own
 frame-to-frame change: 1 - (smooth - truth) / (raw - truth). At every cut of
@@ -34,6 +40,8 @@ from common import REPO
 
 from filmcolor import Colorizer, metrics
 from filmcolor.video import VideoOptions, colorize_video
+
+GAPS = (1, 5, 25)  # frames over which static pixels' colour change is measured
 
 
 def decode_rgb(path: Path) -> list[np.ndarray]:
@@ -57,12 +65,10 @@ def write_grey(frames: list[np.ndarray], path: Path, rate: int) -> None:
             out.mux(p)
 
 
-def find_cuts(frames: list[np.ndarray], threshold: float = 35.0) -> list[int]:
-    """Frames t whose grey differs from t-1 by more than ``threshold`` levels on
-    average: scene cuts (on bikes.mp4, cuts give 52..84, motion at most 22).
-    Independent of the smoother's own detector, which it checks."""
-    greys = [cv2.cvtColor(f, cv2.COLOR_RGB2GRAY).astype(np.int16) for f in frames]
-    return [t for t in range(1, len(greys)) if np.abs(greys[t] - greys[t - 1]).mean() > threshold]
+def find_cuts(frames: list[np.ndarray]) -> list[int]:
+    """Scene cuts of RGB frames (metrics.find_cuts on their grey): independent of
+    the smoother's own detector, which it checks."""
+    return metrics.find_cuts([cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in frames])
 
 
 def measures(frames, truth, cuts) -> dict:
@@ -79,7 +85,12 @@ def measures(frames, truth, cuts) -> dict:
         mask = np.abs(greys[t].astype(np.int16) - greys[t - 1]) > 12
         if t not in cuts and mask.any():
             moving.append(np.linalg.norm(metrics.ab_planes(frames[t]) - metrics.ab_planes(truth[t]), axis=0)[mask].mean())
+    L = [cv2.cvtColor(g, cv2.COLOR_RGB2LAB)[..., 0].astype(np.float32) / 2.55 for g in truth]
+    ab = [metrics.ab_planes(f) for f in frames]
+    drift = metrics.static_drift(L, ab, GAPS, cuts)
     return {
+        **{f"drift_{g}": drift[g] for g in GAPS},
+        "spread": metrics.chroma_spread(ab, cuts),
         "moving": float(np.mean(moving)),
         "consistency": metrics.color_consistency([metrics.ab_planes(f[::2, ::2]) for f in frames]),
         "warp": float(np.mean(warp)),
@@ -123,11 +134,13 @@ def main() -> None:
     m = r["measures"]
     print(f"{args.clip.name}: {r['frames']} frames, cuts at {r['cuts']}, --size {r['size']}, "
           f"--key-interval {args.key_interval}\n")
-    print("| version | colour consistency (JS) | warp error | PSNR vs truth (dB) | a/b error on moving pixels |")
-    print("|---|---|---|---|---|")
+    print("| version | colour consistency (JS) | warp error | PSNR vs truth (dB) | a/b error on moving pixels "
+          "| static pixels' change over 1 / 5 / 25 frames | spread of mean chroma in a shot |")
+    print("|---|---|---|---|---|---|---|")
     for k, v in m.items():
         psnr, moving = ("-", "-") if k == "truth" else (f"{v['psnr']:.2f}", f"{v['moving']:.2f}")
-        print(f"| {k} | {v['consistency']:.4f} | {v['warp']:.4f} | {psnr} | {moving} |")
+        drift = " / ".join(f"{v[f'drift_{g}']:.3f}" for g in GAPS)
+        print(f"| {k} | {v['consistency']:.4f} | {v['warp']:.4f} | {psnr} | {moving} | {drift} | {v['spread']:.2f} |")
     for key, label in (("consistency", "colour consistency"), ("warp", "warp error")):
         print(f"flicker removed ({label}): {r['removed'][key]:.0%}")
     print(f"PSNR change from smoothing: {r['psnr_change']:+.2f} dB")

@@ -260,18 +260,25 @@ def video(paths, out_dir, codec, crf, preset, batch_size, no_smooth, key_interva
     if len(films) == 1:
         src, dst = films[0]
         job.prepare(src, dst)  # a wrong name is answered before the model loads
+        _say_replacing([dst], quiet)
         job.load(photos, reference_strength)
         _say_report(dst, *job.render(src, dst), quiet)
         return
     failed = []
     ready = []
+    claimed: dict[Path, Path] = {}  # output -> the film that writes it
     for src, dst in films:
         try:
+            first = claimed.get(dst.resolve())
+            if first is not None:  # reel1/film.mp4 and reel2/film.mp4 into one folder
+                raise OutputError(f"{src}: output {dst} would overwrite the result of {first}")
             job.prepare(src, dst)
+            claimed[dst.resolve()] = src
             ready.append((src, dst))
         except FilmcolorError as e:
-            click.echo(f"error: {src}: {e}", err=True)
+            click.echo(f"error: {e}", err=True)  # it names the film (prepare's errors do)
             failed.append(src)
+    _say_replacing([dst for _, dst in ready], quiet)
     if ready:
         job.load(photos, reference_strength)
     if ready and ray_address is not None:
@@ -288,6 +295,14 @@ def video(paths, out_dir, codec, crf, preset, batch_size, no_smooth, key_interva
                    + (f"; failed: {', '.join(map(str, failed))}" if failed else ""), err=True)
     if failed:
         sys.exit(EXIT_FAILED)
+
+
+def _say_replacing(outputs: list[Path], quiet: bool) -> None:
+    """Say which existing outputs a run writes over, as photos do."""
+    replacing = [p for p in outputs if p.exists()]
+    if replacing and not quiet:
+        what = f"{len(replacing)} existing outputs, e.g. {replacing[0]}" if len(replacing) > 1 else f"{replacing[0]}"
+        click.echo(f"note: replacing {what}", err=True)
 
 
 class _FilmJob:
@@ -521,10 +536,13 @@ def evaluate(paths, json_path, save, every, recursive, model_path, device, size,
 
 def _table(results: list[dict]) -> str:
     head = ("| input | PSNR (grey) | SSIM (grey) | CIEDE2000 (grey) | colourfulness / truth "
-            "| chroma on neutral | consistency | warp |")
-    lines = [head, "|---|---|---|---|---|---|---|---|"]
+            "| chroma on neutral | consistency | warp | static colour change 1 / 25 frames (truth) "
+            "| mean chroma spread in a shot (truth) |")
+    lines = [head, "|---|---|---|---|---|---|---|---|---|---|"]
     for r in results:
-        temporal = (f"{r['consistency']:.4f} | {r['warp_error']:.4f}" if "consistency" in r else "- | -")
+        temporal = (f"{r['consistency']:.4f} | {r['warp_error']:.4f} | {r['static_1']:.3f} / {r['static_25']:.3f} "
+                    f"({r['truth_static_1']:.3f} / {r['truth_static_25']:.3f}) | {r['chroma_spread']:.2f} "
+                    f"({r['truth_chroma_spread']:.2f})" if "consistency" in r else "- | - | - | -")
         lines.append(
             f"| {Path(r['path']).name} | {r['psnr']:.2f} ({r['grey_psnr']:.2f}) | {r['ssim']:.3f} ({r['grey_ssim']:.3f}) "
             f"| {r['ciede2000']:.2f} ({r['grey_ciede2000']:.2f}) | {r['colorfulness']:.1f} / {r['colorfulness_truth']:.1f} "

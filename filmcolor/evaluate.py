@@ -4,7 +4,10 @@
 Per picture or frame: PSNR on RGB, SSIM and mean CIEDE2000 (scikit-image),
 colourfulness of the result and of the original, and the same for the grey
 baseline (a = b = 0). Films add temporal measures: colour distribution
-consistency and warp error (see ``metrics``).
+consistency, warp error, and beside the true film's own: the change of static
+pixels' colour over 1, 5 and 25 frames (``static_1`` ...: jitter and slow
+drift) and the spread of the frame's mean chroma within a shot
+(``chroma_spread``); see ``metrics``.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from .images import Picture as _Picture
 from .video import VideoOptions, colorize_video
 
 KEYS = ("psnr", "ssim", "ciede2000", "colorfulness", "colorfulness_truth", "neutral_share", "neutral_chroma")
+STATIC_GAPS = (1, 5, 25)  # frames over which the colour of static pixels is compared (films)
 NEUTRAL_CHROMA = 5.0  # a truth pixel with C*ab below this is neutral (grey, white, black, steel)
 _SPACES = {"bt709": "itu709", "bt601": "itu601", "bt2020": "bt2020"}
 
@@ -115,12 +119,17 @@ def evaluate_video(colorizer: Colorizer, path: Path, opts: EvalOptions) -> dict:
             tag = c.streams.video[0].codec_context.colorspace
         matrix = {1: "bt709", 5: "bt601", 6: "bt601", 9: "bt2020"}.get(tag, "bt601")
         rows, abs_pred, prev, warps = [], [], None, []
+        abs_truth, L_truth, greys = [], [], []  # at half size, for the drift of static pixels
         pairs = zip(_rgb_frames(path, matrix), _rgb_frames(out, matrix), strict=False)
         for i, (truth, pred) in enumerate(pairs):
             if i % opts.every == 0:
                 rows.append(_with_grey(pred, truth))
             abs_pred.append(metrics.ab_planes(pred[::2, ::2]))
+            lab = cv2.cvtColor(truth[::2, ::2].astype(np.float32) / 255, cv2.COLOR_RGB2LAB)
+            L_truth.append(lab[..., 0])
+            abs_truth.append(lab[..., 1:].transpose(2, 0, 1))
             grey = cv2.cvtColor(truth, cv2.COLOR_RGB2GRAY)
+            greys.append(grey[::2, ::2])
             if prev is not None:
                 warps.append(metrics.warp_error(prev[0], grey, prev[1] / 255.0, pred / 255.0))
             prev = (grey, pred)
@@ -129,10 +138,17 @@ def evaluate_video(colorizer: Colorizer, path: Path, opts: EvalOptions) -> dict:
     with warnings.catch_warnings():  # frames without neutral pixels have NaN there
         warnings.simplefilter("ignore", RuntimeWarning)
         mean = {k: float(np.nanmean([r[k] for r in rows])) for k in rows[0]}
+    cuts = metrics.find_cuts(greys)
+    static = {}
+    for who, ab in (("", abs_pred), ("truth_", abs_truth)):
+        for gap, change in metrics.static_drift(L_truth, ab, STATIC_GAPS, cuts).items():
+            static[f"{who}static_{gap}"] = change
+        static[f"{who}chroma_spread"] = metrics.chroma_spread(ab, cuts)
     return {
         "path": str(path), "kind": "video", "frames": len(abs_pred), **mean,
         "consistency": metrics.color_consistency(abs_pred),
         "warp_error": float(np.mean(warps)) if warps else 0.0,
+        "cuts": len(cuts), **static,
     }
 
 

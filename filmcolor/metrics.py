@@ -112,3 +112,54 @@ def warp_error(prev_grey: np.ndarray, grey: np.ndarray, prev_rgb: np.ndarray, rg
     if not ok.any():
         return 0.0
     return float(np.abs(warped - rgb.astype(np.float32))[ok].mean())
+
+
+def find_cuts(greys: list[np.ndarray], threshold: float = 35.0) -> list[int]:
+    """Frames t whose grey (H, W) uint8 differs from frame t-1's by more than
+    ``threshold`` levels on average: scene cuts (on bikes.mp4 cuts give 52..84,
+    motion at most 22). Independent of the smoother's own detector."""
+    return [t for t in range(1, len(greys))
+            if np.abs(greys[t].astype(np.int16) - greys[t - 1]).mean() > threshold]
+
+
+def static_drift(L: list[np.ndarray], ab: list[np.ndarray], gaps: tuple[int, ...] = (1, 5, 25),
+                 cuts: list[int] = (), still: float = 1.0) -> dict[int, float]:
+    """How much the colour of things that stay still changes, over each gap.
+
+    L: per frame (H, W) float lightness in [0, 100] of the TRUE film (what
+    decides whether a pixel stayed the same); ab: per frame (2, H, W) float
+    a/b of the film measured. For each gap g: the mean |da| + |db| between
+    frames t and t + g over the pixels whose lightness moved less than
+    ``still`` L units between them, on pairs within one shot (``cuts``: the
+    first frames of shots). Gap 1 is frame-to-frame flicker; 25 (a second)
+    sees colour that drifts slowly between key frames. NaN for a gap no pair
+    spans.
+    """
+    starts = sorted({0, *cuts})
+    shot = np.searchsorted(starts, np.arange(len(L)), side="right")  # shot number of each frame
+    out = {}
+    for g in gaps:
+        total, count = 0.0, 0
+        for t in range(len(L) - g):
+            if shot[t] != shot[t + g]:
+                continue
+            static = np.abs(L[t + g] - L[t]) < still
+            n = int(static.sum())
+            if n:
+                total += float(np.abs(ab[t + g] - ab[t]).sum(axis=0)[static].sum())
+                count += n
+        out[g] = total / count if count else float("nan")
+    return out
+
+
+def chroma_spread(ab: list[np.ndarray], cuts: list[int] = ()) -> float:
+    """Spread (standard deviation) of the frame's mean chroma C*ab within a
+    shot, averaged over the shots of at least 2 frames by their length: colour
+    that "breathes" while nothing in the scene changes raises it. ab: per frame
+    (2, H, W) float a/b; cuts: the first frames of shots."""
+    chroma = np.array([float(np.hypot(a[0], a[1]).mean()) for a in ab])
+    bounds = sorted({0, *cuts, len(ab)})
+    shots = [chroma[s:e] for s, e in zip(bounds[:-1], bounds[1:], strict=True) if e - s >= 2]
+    if not shots:
+        return float("nan")
+    return float(sum(s.std() * len(s) for s in shots) / sum(len(s) for s in shots))

@@ -86,6 +86,33 @@ def test_temporal_measures_tell_flicker_from_steady_color(tmp_path):
     steady, flickering = figures[False], figures[True]
     assert flickering["consistency"] > 5 * steady["consistency"] + 0.01
     assert flickering["warp_error"] > 2 * steady["warp_error"]
+    # static pixels: the same colour frame after frame, or +-20 a/b every other frame
+    assert steady["static_1"] < 1.0 < 40 < flickering["static_1"]
+    assert steady["truth_static_1"] == flickering["truth_static_1"]  # the true film's own, the yardstick
+
+
+def test_static_drift_sees_slow_change_only_within_a_shot_and_on_still_pixels():
+    from filmcolor.metrics import chroma_spread, static_drift
+
+    n, h, w = 40, 8, 8
+    L = [np.full((h, w), 50.0, np.float32) for _ in range(n)]
+    steady = [np.full((2, h, w), 10.0, np.float32) for _ in range(n)]
+    drift = static_drift(L, steady, (1, 5, 25))
+    assert drift == {1: 0.0, 5: 0.0, 25: 0.0}
+    # colour that creeps 0.2 a-units a frame: small jitter, large drift over 25 frames
+    creeping = [np.stack([np.full((h, w), 10 + 0.2 * t), np.zeros((h, w))]).astype(np.float32) for t in range(n)]
+    d = static_drift(L, creeping, (1, 25))
+    assert d[1] == pytest.approx(0.2, abs=1e-4) and d[25] == pytest.approx(5.0, abs=1e-3)
+    assert chroma_spread(creeping) > 2 > chroma_spread(steady) == 0.0
+    # two shots of different steady colours: nothing drifts within a shot
+    two = steady[:20] + [np.full((2, h, w), -30.0, np.float32)] * 20
+    assert static_drift(L, two, (1, 5), cuts=[20]) == {1: 0.0, 5: 0.0}
+    assert static_drift(L, two, (1,))[1] > 0  # without the cut, the change counts
+    assert chroma_spread(two, cuts=[20]) == 0.0 < chroma_spread(two)
+    # where the lightness changes (something moved), colour may change: not counted
+    moving = [np.where(np.arange(w) < 4, 50.0 + 5 * (t % 2), 50.0).astype(np.float32) * np.ones((h, 1)) for t in range(n)]
+    painted = [np.where(m > 52, 40.0, 10.0).astype(np.float32)[None].repeat(2, 0) for m in moving]
+    assert static_drift(moving, painted, (1,))[1] == 0.0
 
 
 def test_cli_bad_inputs_keep_going(tiny_model, tmp_path):

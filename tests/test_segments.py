@@ -122,10 +122,31 @@ def test_several_films_into_a_folder_go_on_past_a_bad_one(tiny_model, tmp_path):
     r = CliRunner().invoke(main, ["video", str(a), str(bad), str(b), "-o", str(out), "--model", str(tiny_model),
                                   "--size", "64"])
     assert r.exit_code == 1
-    assert f"error: {bad}: not a video" in r.output
+    assert f"error: {bad}: not a video" in r.output and f"{bad}: {bad}" not in r.output  # named once
     assert f"2 of 3 films colorized; failed: {bad}" in r.output
     assert sorted(p.name for p in out.iterdir()) == ["a.mp4", "b.mkv"]
     assert len(frame_pts(out / "a.mp4")) == 12 and len(frame_pts(out / "b.mkv")) == 10
+
+
+def test_two_films_of_one_name_never_overwrite_each_other(tiny_model, tmp_path):
+    (tmp_path / "reel1").mkdir()
+    (tmp_path / "reel2").mkdir()
+    one = make_clip(tmp_path / "reel1" / "film.mp4", frames=6)
+    two = make_clip(tmp_path / "reel2" / "film.mp4", frames=9)
+    out = tmp_path / "out"
+    r = CliRunner().invoke(main, ["video", str(one), str(two), "-o", str(out), "--model", str(tiny_model),
+                                  "--size", "64"])
+    assert r.exit_code == 1
+    assert f"error: {two}: output {out / 'film.mp4'} would overwrite the result of {one}" in r.output
+    assert f"1 of 2 films colorized; failed: {two}" in r.output
+    assert len(frame_pts(out / "film.mp4")) == 6  # reel1's film, not replaced by reel2's
+    # an existing output is replaced, and said so
+    r = CliRunner().invoke(main, ["video", str(one), str(out / "film.mp4"), "--model", str(tiny_model),
+                                  "--size", "64"])
+    assert r.exit_code == 0 and f"note: replacing {out / 'film.mp4'}" in r.output, r.output
+    r = CliRunner().invoke(main, ["video", str(one), str(tmp_path / "new.mp4"), "--model", str(tiny_model),
+                                  "--size", "64"])
+    assert r.exit_code == 0 and "replacing" not in r.output
 
 
 def test_in_out_or_a_folder(tiny_model, tmp_path):

@@ -397,6 +397,20 @@ def test_training_without_its_extra_says_what_to_install_in_one_line():
     assert "training needs torch" in r.stderr and "filmcolor[train]" in r.stderr
 
 
+def test_the_defaults_are_the_shipped_recipe():
+    """A user who runs the README's `python -m train --data ...` trains what the bundled model was
+    trained with, not a recipe the README says failed."""
+    import re
+
+    readme = (REPO / "README.md").read_text()
+    shipped = readme[readme.index("The shipped weights come from these commands"):]
+    shipped = shipped[: shipped.index("python -m train.export")]
+    d = TrainConfig()
+    assert re.search(r"--encoder (\w+)", shipped).group(1) == d.encoder
+    assert float(re.search(r"--rebalance ([\d.]+)", shipped).group(1)) == d.rebalance
+    assert int(re.search(r"--epochs (\d+)", shipped).group(1)) == d.epochs
+
+
 def test_cli_missing_data_is_one_line(tmp_path):
     r = subprocess.run(
         [sys.executable, "-m", "train", "--data", str(tmp_path / "nope"), "--out", str(tmp_path / "r")],
