@@ -96,6 +96,8 @@ def main() -> None:
     ap.add_argument("--json", type=Path, help="also write every figure, per photo too")
     args = ap.parse_args()
     photos = find_inputs(args.data or list(HELD_OUT), recursive=True)
+    if not photos:  # e.g. run from a checkout with no ../shared beside it
+        raise SystemExit(f"no photos under {', '.join(map(str, args.data or HELD_OUT))}: give --data")
     rows = [measure(m, photos, args.neutral, args.size) for m in (args.model or [None])]
     print(f"{len(photos)} photos; neutral: truth colourfulness < {args.neutral:g}")
     print(table(rows))
