@@ -95,7 +95,7 @@ def main() -> None:
     ap.add_argument("--size", type=int, default=None, help="network's short side (default: the model's)")
     ap.add_argument("--json", type=Path, help="also write every figure, per photo too")
     args = ap.parse_args()
-    photos = find_inputs(args.data or list(HELD_OUT), recursive=True)
+    photos = [p for p in find_inputs(args.data or list(HELD_OUT), recursive=True) if p.is_file()]
     if not photos:  # e.g. run from a checkout with no ../shared beside it
         raise SystemExit(f"no photos under {', '.join(map(str, args.data or HELD_OUT))}: give --data")
     rows = [measure(m, photos, args.neutral, args.size) for m in (args.model or [None])]
