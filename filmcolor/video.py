@@ -862,6 +862,17 @@ def colorize_video(colorizer: Colorizer, src: str | os.PathLike, dst: str | os.P
     return pipe.run()
 
 
+def _still_picture(src: Path) -> bool:
+    """Whether FFmpeg reads ``src`` as a single picture (its image demuxers: image2,
+    png_pipe, jpeg_pipe, ...), which would make a one-frame "film"."""
+    try:
+        with av.open(str(src)) as c:
+            name = c.format.name
+    except av.FFmpegError:
+        return False  # not readable at all: the run says so in its own words
+    return name == "image2" or name.endswith("_pipe")
+
+
 def check_paths(src: Path, dst: Path, opts: VideoOptions) -> None:
     """Refuse, with a one-line reason, what can be refused before any work (no model
     loaded, no frame decoded): a missing input, an output that cannot be written."""
@@ -875,6 +886,8 @@ def check_paths(src: Path, dst: Path, opts: VideoOptions) -> None:
         raise InputError("no such file")
     if not src.is_file():
         raise InputError("not a file")
+    if _still_picture(src):
+        raise InputError("a still picture, not a film: colorize it with filmcolor image")
     if dst.exists() and os.path.samefile(src, dst):
         raise OutputError("the output is the input; refusing to overwrite it")
     if not dst.parent.is_dir():

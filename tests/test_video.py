@@ -541,6 +541,19 @@ def test_a_missing_film_is_answered_before_the_model_loads(tmp_path):
     assert r.exit_code == 1 and r.output.strip() == f"error: {tmp_path / 'in.mp4'}: no such file"
 
 
+@pytest.mark.parametrize("name", ["photo.jpg", "photo.png", "photo.mp4"])  # the last: a JPEG by content, not by name
+def test_a_still_picture_is_not_a_film(tmp_path, name):
+    import cv2
+
+    src = tmp_path / name
+    ok, data = cv2.imencode(".png" if name.endswith(".png") else ".jpg", np.full((48, 64, 3), 90, np.uint8))
+    src.write_bytes(data.tobytes())
+    r = CliRunner().invoke(main, ["video", str(src), str(tmp_path / "o.mp4"), "--model", str(tmp_path / "no.onnx")])
+    assert r.exit_code == 1, r.output
+    assert r.output.strip() == f"error: {src}: a still picture, not a film: colorize it with filmcolor image"
+    assert not (tmp_path / "o.mp4").exists()
+
+
 def test_what_ffmpeg_refuses_to_write_is_one_line_naming_the_output(tiny_model, tmp_path, monkeypatch):
     from filmcolor.timestamps import Retimer
 
