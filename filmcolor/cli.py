@@ -260,6 +260,7 @@ def video(paths, out_dir, codec, crf, preset, batch_size, no_smooth, key_interva
     if len(films) == 1:
         src, dst = films[0]
         job.prepare(src, dst)  # a wrong name is answered before the model loads
+        _say_late_references(src, given)
         _say_replacing([dst], quiet)
         job.load(photos, reference_strength)
         _say_report(dst, *job.render(src, dst), quiet)
@@ -273,6 +274,7 @@ def video(paths, out_dir, codec, crf, preset, batch_size, no_smooth, key_interva
             if first is not None:  # reel1/film.mp4 and reel2/film.mp4 into one folder
                 raise OutputError(f"{src}: output {dst} would overwrite the result of {first}")
             job.prepare(src, dst)
+            _say_late_references(src, given)
             claimed[dst.resolve()] = src
             ready.append((src, dst))
         except FilmcolorError as e:
@@ -295,6 +297,23 @@ def video(paths, out_dir, codec, crf, preset, batch_size, no_smooth, key_interva
                    + (f"; failed: {', '.join(map(str, failed))}" if failed else ""), err=True)
     if failed:
         sys.exit(EXIT_FAILED)
+
+
+def _say_late_references(src: Path, given: list[tuple[float, Path]]) -> None:
+    """Warn of references that start at or after the film's end: they colour nothing of it."""
+    from .video import film_seconds
+
+    end = film_seconds(src)
+    for t, photo in given:
+        if end is not None and t >= end:
+            click.echo(f"warning: {src}: reference {photo} from {_clock(t)} starts after the film ends "
+                       f"({_clock(end)}): it colours nothing", err=True)
+
+
+def _clock(seconds: float) -> str:
+    """312.5 -> '5:12.5', as --reference times are written."""
+    m, s = divmod(seconds, 60)
+    return f"{int(m)}:{s:04.1f}".replace(".0", "") if m else f"{s:.1f}".replace(".0", "")
 
 
 def _say_replacing(outputs: list[Path], quiet: bool) -> None:

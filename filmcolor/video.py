@@ -862,6 +862,21 @@ def colorize_video(colorizer: Colorizer, src: str | os.PathLike, dst: str | os.P
     return pipe.run()
 
 
+def film_seconds(src: Path) -> float | None:
+    """How long the film ``src`` says it is (container, else video stream), in
+    seconds; None when it does not say or cannot be read."""
+    try:
+        with av.open(str(src)) as c:
+            if c.duration:
+                return c.duration / 1_000_000  # AV_TIME_BASE
+            v = c.streams.video[0] if c.streams.video else None
+            if v is not None and v.duration and v.time_base:
+                return float(v.duration * v.time_base)
+    except av.FFmpegError:
+        pass
+    return None
+
+
 def _still_picture(src: Path) -> bool:
     """Whether FFmpeg reads ``src`` as a single picture (its image demuxers: image2,
     png_pipe, jpeg_pipe, ...), which would make a one-frame "film"."""

@@ -173,6 +173,21 @@ def test_film_references_apply_from_their_time_and_never_before(classify_model, 
     assert min(before) > max(after) + 20  # every frame before 1 s redder than every frame from 1 s on
 
 
+def test_a_reference_after_the_films_end_is_said(classify_model, tmp_path):
+    from media import make_clip
+
+    src = make_clip(tmp_path / "in.mp4", frames=24, fps=24)  # one second
+    Image.fromarray(plain((200, 40, 40))).save(tmp_path / "red.png")
+    red = tmp_path / "red.png"
+    args = ["video", str(src), str(tmp_path / "o.mkv"), "--model", str(classify_model), "--codec", "ffv1", "-q"]
+    r = CliRunner().invoke(main, [*args, "--reference", str(red), "--reference", f"1:39={red}"])
+    assert r.exit_code == 0, r.output
+    assert f"warning: {src}: reference {red} from 1:39 starts after the film ends (1): it colours nothing" in r.output
+    assert r.output.count("warning") == 1  # the one from 0 is fine
+    r = CliRunner().invoke(main, [*args, "--reference", f"0.5={red}"])
+    assert r.exit_code == 0 and "warning" not in r.output, r.output
+
+
 def test_film_reference_errors_are_one_line_before_any_work(classify_model, tmp_path):
     from media import make_clip
 
