@@ -148,7 +148,7 @@ def image(inputs, output, recursive, compare, max_megapixels, reference_path, re
         click.echo(f"note: replacing {len(replacing)} existing outputs, e.g. {replacing[0]}", err=True)
     # a batch of names that are all wrong is answered without loading the model
     colorizer = load_colorizer(model_path, device, size) if any(j.error is None for j in jobs) else None
-    opts = ImageOptions(compare=compare, max_megapixels=max_megapixels)
+    opts = ImageOptions(compare=compare, max_megapixels=max_megapixels, debug=debug)
     if reference is not None and colorizer is not None:
         opts.reference = _steer(colorizer, reference_path, reference, reference_strength)
     start, done, megapixels, failed = time.perf_counter(), 0, 0.0, []
@@ -160,6 +160,8 @@ def image(inputs, output, recursive, compare, max_megapixels, reference_path, re
             megapixels += result.megapixels
         else:
             failed.append(result.job.src)
+            if result.trace:
+                tqdm.write(result.trace.rstrip(), file=sys.stderr)
             tqdm.write(f"error: {result.job.src}: {result.error}", file=sys.stderr)
 
     def unexpected(job, e: BaseException) -> None:  # a bug on one file must not cost the rest of the batch

@@ -15,6 +15,7 @@ import struct
 import sys
 import tempfile
 import threading
+import traceback
 import warnings
 import zlib
 from collections.abc import Iterator
@@ -336,6 +337,7 @@ class ImageOptions:
     compare: bool = False
     max_megapixels: float = 250.0
     reference: Reference | None = None  # a colour photo to steer the colour toward (Colorizer.reference)
+    debug: bool = False  # a failed file's result carries its traceback
 
 
 def _is_own_output(p: Path) -> bool:
@@ -432,6 +434,7 @@ class JobResult:
     error: str | None = None
     megapixels: float = 0.0
     outputs: list[Path] = field(default_factory=list)
+    trace: str | None = None  # the traceback of the error, with ImageOptions.debug
 
 
 def colorize_task(model: ModelSpec, job: Job, opts: ImageOptions, counts=None) -> JobResult:
@@ -462,8 +465,13 @@ def colorize_file(colorizer: Colorizer | None, job: Job, opts: ImageOptions) -> 
         h, w = pic.pixels.shape[:2]
         return JobResult(job, True, megapixels=h * w / 1e6, outputs=outputs)
     except FilmcolorError as e:
-        return JobResult(job, False, str(e))
+        return _failed(job, str(e), opts)
     except MemoryError:
-        return JobResult(job, False, "out of memory (try --max-megapixels lower to refuse such files early)")
+        return _failed(job, "out of memory (try --max-megapixels lower to refuse such files early)", opts)
     except OSError as e:
-        return JobResult(job, False, f"{e.strerror or e}")
+        return _failed(job, f"{e.strerror or e}", opts)
+
+
+def _failed(job: Job, message: str, opts: ImageOptions) -> JobResult:
+    """A file's failure; with ``opts.debug`` its traceback too (the batch still goes on)."""
+    return JobResult(job, False, message, trace=traceback.format_exc() if opts.debug else None)

@@ -383,6 +383,20 @@ def test_debug_shows_the_traceback(tiny_model, tmp_path):
     assert r.exit_code != 0 and r.exception is not None and not isinstance(r.exception, SystemExit)
 
 
+def test_debug_shows_a_failed_files_traceback_and_goes_on(tiny_model, tmp_path):
+    bad = tmp_path / "bad.jpg"
+    bad.write_bytes(b"not a picture")
+    good = make(tmp_path / "good.png", grey())
+    args = ["image", str(bad), str(good), "-o", str(tmp_path / "out"), "--model", str(tiny_model), "--size", "64"]
+    r = CliRunner().invoke(main, [*args, "--debug"])
+    assert r.exit_code == 1
+    assert "Traceback (most recent call last)" in r.output and "InputError: not a picture" in r.output
+    assert f"error: {bad}: not a picture filmcolor can read" in r.output
+    assert (tmp_path / "out" / "good.png").exists()  # the batch went on
+    r = CliRunner().invoke(main, args)
+    assert r.exit_code == 1 and "Traceback" not in r.output
+
+
 def test_names_that_are_all_wrong_are_answered_without_the_model(tmp_path):
     # a model that cannot load is not even looked at: the error is the file's
     r = CliRunner().invoke(main, ["image", str(tmp_path / "a.jpg"), str(tmp_path / "b.png"),
