@@ -347,6 +347,25 @@ def test_fit_reports_empty_data(tmp_path):
         fit(tiny_cfg(tmp_path), progress=False)
 
 
+def test_too_few_photos_for_a_batch_says_which_batch_size_fits(tmp_path):
+    make_photos(tmp_path / "photos", 4)
+    with pytest.raises(data.DataError, match=r"3 training images: fewer than one batch of 4; give --batch-size 3"):
+        fit(tiny_cfg(tmp_path, val_fraction=0.25), progress=False)
+
+
+def test_the_command_says_where_the_model_went_and_writes_files_others_can_read(tmp_path):
+    make_photos(tmp_path / "photos", 12)
+    run = tmp_path / "run"
+    r = subprocess.run(
+        [sys.executable, "-m", "train", "--data", str(tmp_path / "photos"), "--out", str(run), "--arch", "unet",
+         "--loss", "mse", "--no-pretrained", "--size", "32", "--epochs", "1", "--batch-size", "4",
+         "--workers", "0", "--max-steps", "2"],
+        capture_output=True, text=True, cwd=REPO, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert f"python -m train.export {run} {run / 'model.onnx'}" in r.stdout + r.stderr
+    assert os.stat(run / "best.safetensors").st_mode & 0o777 == 0o644  # not safetensors' own 0600
+
+
 def test_export_writes_the_shipped_format(tmp_path):
     make_photos(tmp_path / "photos", 12)
     cfg = tiny_cfg(tmp_path, epochs=1, loss="classify")

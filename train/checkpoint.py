@@ -38,6 +38,7 @@ def save(path: str | os.PathLike, net: model.ColorNet, info: ModelInfo, half: bo
     path = Path(path)
     tmp = path.with_name(path.name + ".part")
     save_file(state, str(tmp), metadata={METADATA_KEY: info.to_json()})
+    os.chmod(tmp, 0o644)  # safetensors writes 0600; a model is meant to be shared
     os.replace(tmp, path)
 
 

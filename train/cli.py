@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import click
 
@@ -57,6 +58,9 @@ def main(data_dirs, val_dirs, out, arch, encoder, loss, rebalance, balance, pret
     )
     try:
         fit(cfg, resume=resume, progress=not quiet)
+        if not quiet:
+            click.echo(f"best epoch: {Path(out) / 'best.safetensors'} (final: {Path(out) / 'last.pt'}); for filmcolor: "
+                       f"python -m train.export {out} {Path(out) / 'model.onnx'}, then --model {Path(out) / 'model.onnx'}")
     except data.DataError as e:
         click.echo(f"error: {e}", err=True)
         sys.exit(2)

@@ -323,7 +323,8 @@ def fit(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> tuple[
     )
     steps_per_epoch = min(len(loader), cfg.max_steps) if cfg.max_steps else len(loader)
     if steps_per_epoch == 0:
-        raise data.DataError(f"{len(train_ds)} training images: fewer than one batch of {cfg.batch_size}")
+        raise data.DataError(f"{len(train_ds)} training images: fewer than one batch of {cfg.batch_size}; "
+                             f"give --batch-size {max(1, len(train_ds))} or fewer, or more photos")
     optimizer = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, cosine_with_warmup(cfg.epochs * steps_per_epoch, cfg.warmup_steps)
