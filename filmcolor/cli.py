@@ -534,7 +534,7 @@ def evaluate(paths, json_path, save, every, recursive, model_path, device, size,
         fail("nothing to evaluate in " + ", ".join(map(str, paths)))
     if save:
         save.mkdir(parents=True, exist_ok=True)
-    opts = EvalOptions(every=every, save=save)
+    opts = EvalOptions(every=every, save=save, progress=not quiet)
     failed = []
 
     def on_error(path: Path, message: str) -> None:

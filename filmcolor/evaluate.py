@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import sys
 import tempfile
 import warnings
 from collections.abc import Callable
@@ -23,6 +24,7 @@ from pathlib import Path
 import av
 import cv2
 import numpy as np
+from tqdm import tqdm
 
 from . import metrics
 from .colorizer import Colorizer
@@ -83,6 +85,7 @@ class EvalOptions:
     every: int = 1  # films: score every n-th frame (temporal measures use all)
     save: Path | None = None  # folder for the colorized outputs
     video: VideoOptions | None = None
+    progress: bool = False  # films: a progress bar (frames, fps, ETA) for colouring and for scoring
 
 
 def evaluate_photo(colorizer: Colorizer, path: Path, opts: EvalOptions) -> dict:
@@ -97,6 +100,10 @@ def evaluate_photo(colorizer: Colorizer, path: Path, opts: EvalOptions) -> dict:
     if opts.save:
         write_picture(opts.save / (path.stem + ".png"), _Picture(pred, "PNG"))
     return {"path": str(path), "kind": "photo", **_with_grey(pred, truth)}
+
+
+def _bar(what: str, shown: bool, total: int | None = None) -> tqdm:
+    return tqdm(total=total, desc=what, unit="frame", disable=not shown, file=sys.stderr, leave=False)
 
 
 def _rgb_frames(path: Path, matrix: str | None = None):
@@ -114,14 +121,18 @@ def evaluate_video(colorizer: Colorizer, path: Path, opts: EvalOptions) -> dict:
     video_opts = VideoOptions(**{**video_opts.__dict__, "codec": "ffv1"})  # lossless: no coding noise
     with tempfile.TemporaryDirectory() as tmp:
         out = opts.save / (path.stem + ".mkv") if opts.save else Path(tmp) / "out.mkv"
-        colorize_video(colorizer, path, out, video_opts)
+        bar = _bar(f"{path.name}: colour", opts.progress)
+        report = colorize_video(colorizer, path, out, video_opts, bar.update, lambda n: bar.reset(n or None))
+        bar.close()
         with av.open(str(out)) as c:
             tag = c.streams.video[0].codec_context.colorspace
         matrix = {1: "bt709", 5: "bt601", 6: "bt601", 9: "bt2020"}.get(tag, "bt601")
         rows, abs_pred, prev, warps = [], [], None, []
         abs_truth, L_truth, greys = [], [], []  # at half size, for the drift of static pixels
         pairs = zip(_rgb_frames(path, matrix), _rgb_frames(out, matrix), strict=False)
+        bar = _bar(f"{path.name}: score", opts.progress, report.frames)
         for i, (truth, pred) in enumerate(pairs):
+            bar.update()
             if i % opts.every == 0:
                 rows.append(_with_grey(pred, truth))
             abs_pred.append(metrics.ab_planes(pred[::2, ::2]))
@@ -133,6 +144,7 @@ def evaluate_video(colorizer: Colorizer, path: Path, opts: EvalOptions) -> dict:
             if prev is not None:
                 warps.append(metrics.warp_error(prev[0], grey, prev[1] / 255.0, pred / 255.0))
             prev = (grey, pred)
+        bar.close()
     if not rows:
         raise InputError("no frames to compare")
     with warnings.catch_warnings():  # frames without neutral pixels have NaN there
