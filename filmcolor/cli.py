@@ -315,7 +315,7 @@ def _say_late_references(src: Path, given: list[tuple[float, Path]]) -> None:
 def _clock(seconds: float) -> str:
     """312.5 -> '5:12.5', as --reference times are written."""
     m, s = divmod(seconds, 60)
-    return f"{int(m)}:{s:04.1f}".replace(".0", "") if m else f"{s:.1f}".replace(".0", "")
+    return (f"{int(m)}:{s:04.1f}" if m else f"{s:.1f}").removesuffix(".0")
 
 
 def _say_replacing(outputs: list[Path], quiet: bool) -> None:
