@@ -57,6 +57,9 @@ MIN_FRAMES = 12  # the shortest last segment: a shorter rest joins the one befor
 MANIFEST = "manifest.json"
 
 
+SEGMENT_CONTAINERS = {"ffv1": "nut", "libvpx-vp9": "mp4", "libsvtav1": "mp4"}  # else .mov
+
+
 @dataclass
 class Segment(Window):
     """One segment: the window of the film it renders, its number, and the frames it must hold."""
@@ -65,9 +68,10 @@ class Segment(Window):
     frames: int = 0  # what the plan counted
 
     def name(self, codec: str) -> str:
-        # QuickTime keeps the time base and the decode times of B-frames; it holds every
-        # codec filmcolor writes but FFV1, which NUT holds (FFV1 has no B-frames to lose)
-        return f"seg_{self.index:04d}.{'nut' if codec == 'ffv1' else 'mov'}"
+        # QuickTime keeps the time base and the decode times of B-frames; it holds the
+        # codecs filmcolor writes but FFV1, which NUT holds (FFV1 has no B-frames to lose),
+        # and VP9 and AV1, which FFmpeg writes to the ISO form of the same muxer (.mp4)
+        return f"seg_{self.index:04d}.{SEGMENT_CONTAINERS.get(codec, 'mov')}"
 
 
 def plan(src: Path, segment_seconds: float) -> tuple[list[Segment], str | None]:
@@ -205,15 +209,21 @@ def render_in_segments(src: str | os.PathLike, dst: str | os.PathLike, opts: Vid
     todo = [s for s in segments if s.index not in done]
     resumed = bool(done)
     parts: list[VideoReport] = []
-    if ray is not None:
-        parts = _render_on_ray(src, work, todo, opts, model, ray, progress, done, saved)
-    elif workers <= 1 or len(todo) <= 1:
-        for seg in todo:
-            parts.append(_render(str(src), str(work / seg.name(opts.codec)), opts, seg, model, colorizer, progress))
-            done.add(seg.index)
-            saved()
-    else:
-        parts = _render_parallel(src, work, todo, opts, model, workers, progress, done, saved)
+    try:
+        if ray is not None:
+            parts = _render_on_ray(src, work, todo, opts, model, ray, progress, done, saved)
+        elif workers <= 1 or len(todo) <= 1:
+            for seg in todo:
+                parts.append(_render(str(src), str(work / seg.name(opts.codec)), opts, seg, model, colorizer,
+                                     progress))
+                done.add(seg.index)
+                saved()
+        else:
+            parts = _render_parallel(src, work, todo, opts, model, workers, progress, done, saved)
+    except BaseException:
+        if not done:  # nothing to resume from: no empty hidden folder left beside OUT
+            shutil.rmtree(work, ignore_errors=True)
+        raise
     report = joined.run()
     shutil.rmtree(work, ignore_errors=True)
     for part in parts:  # what the segments saw, said once; damage counted where each segment writes

@@ -675,7 +675,12 @@ class Pipeline:
     def _encode_all(self, output) -> None:
         if self.joined is not None:
             segments = [av.open(str(p)) for p in self.joined]
-            vout = output.add_stream_from_template(segments[0].streams.video[0])
+            try:
+                vout = output.add_stream_from_template(segments[0].streams.video[0])
+            except av.codec.codec.UnknownCodecError:
+                # PyAV names the codec by its decoder, and AV1's (libdav1d) names no
+                # encoder: take the template's codec parameters as they are
+                vout = output.add_stream_from_template(segments[0].streams.video[0], opaque=True)
             # what _add_video gives an encoded stream: a QuickTime timecode track needs the frame rate
             vout.time_base = self.vin.time_base
             vout.codec_context.framerate = self.rate

@@ -3,6 +3,7 @@ resumed after an interruption, rendered by several processes."""
 
 from __future__ import annotations
 
+import re
 import shutil
 
 import av
@@ -13,6 +14,7 @@ from media import frame_pts, make_clip, packet_hashes
 
 from filmcolor import segments
 from filmcolor.cli import main
+from filmcolor.errors import OutputError
 
 pytestmark = pytest.mark.skipif(shutil.which("ffprobe") is None, reason="needs ffprobe (apt-get install ffmpeg)")
 
@@ -59,6 +61,28 @@ def test_segments_give_the_film_one_pass_gives(tiny_model, tmp_path, film):
     diff = max(np.abs(x[1:].astype(int) - y[1:].astype(int)).mean() for x, y in zip(a, b, strict=True))
     assert diff < 0.05, diff
     assert not list(tmp_path.glob(".*filmcolor"))  # the work folder is gone
+
+
+@pytest.mark.parametrize("codec", ["libvpx-vp9", "libsvtav1"])
+def test_vp9_and_av1_render_in_segments_as_in_one_piece(tiny_model, tmp_path, codec):
+    # their segments cannot be QuickTime files; AV1's decoder names no encoder (the join copies it)
+    src = make_clip(tmp_path / "in.mkv", frames=36, fps=24, size=(96, 64))
+    one, cut = tmp_path / "one.mkv", tmp_path / "cut.mkv"
+    assert run(tiny_model, src, one, "--segment-seconds", "0", "--codec", codec).exit_code == 0
+    r = run(tiny_model, src, cut, "--segment-seconds", "0.5", "--codec", codec)
+    assert r.exit_code == 0, r.output
+    assert re.search(r"rendered in [2-9] segments", r.output), r.output
+    assert frame_pts(cut) == frame_pts(one) and len(frame_pts(cut)) == 36
+
+
+def test_a_render_that_fails_before_any_segment_leaves_no_work_folder(tiny_model, tmp_path, film, monkeypatch):
+    def broken(*a, **kw):
+        raise OutputError("the disk is full")
+
+    monkeypatch.setattr(segments, "_render", broken)
+    r = run(tiny_model, film, tmp_path / "o.mkv", "--segment-seconds", "1")
+    assert r.exit_code == 1 and "the disk is full" in r.output
+    assert not list(tmp_path.glob(".*filmcolor")) and not (tmp_path / "o.mkv").exists()
 
 
 def test_an_interrupted_render_resumes_where_it_stopped(tiny_model, tmp_path, film, monkeypatch):
