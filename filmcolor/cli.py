@@ -402,18 +402,9 @@ class _FilmJob:
 
 def _expected_frames(films: list[tuple[Path, Path]], opts) -> int:
     """The frames the films' headers promise, for the progress bar's ETA (0: unknown)."""
-    from .video import Pipeline
+    from .video import expected_frames
 
-    total = 0
-    for src, dst in films:
-        pipe = Pipeline(None, src, dst, opts)
-        try:
-            pipe.open_input()
-        except FilmcolorError:
-            continue
-        total += pipe.total
-        pipe.input.close()
-    return total
+    return sum(expected_frames(src) for src, _ in films)
 
 
 def _say_report(dst: Path, report, seconds: float, quiet: bool) -> None:

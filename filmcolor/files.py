@@ -3,7 +3,13 @@ renamed over it, so that an interrupted run never leaves half a file there."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+from .errors import OutputError
 
 # Read once, at import (the main thread, before any worker starts): reading
 # the umask means setting it, which must not race with threads creating files.
@@ -17,3 +23,22 @@ def publish(tmp: str | os.PathLike, dst: str | os.PathLike) -> None:
     files, which other users could not read."""
     os.chmod(tmp, 0o666 & ~_UMASK)
     os.replace(tmp, dst)
+
+
+@contextlib.contextmanager
+def atomic_output(dst: str | os.PathLike) -> Iterator[str]:
+    """A temporary file beside ``dst`` to write into: renamed over ``dst`` (see
+    :func:`publish`) when the block ends without an error, removed otherwise, so
+    ``dst`` holds either its old content or the whole new file."""
+    dst = Path(dst)
+    try:
+        fd, tmp = tempfile.mkstemp(dir=dst.parent, prefix=f".{dst.stem}.", suffix=f".part{dst.suffix}")
+    except OSError as e:
+        raise OutputError(f"cannot write in {dst.parent}: {e.strerror}") from None
+    os.close(fd)
+    try:
+        yield tmp
+        publish(tmp, dst)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)

@@ -28,7 +28,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from .errors import FilmcolorError, InputError, OutputError
-from .files import publish
+from .files import atomic_output
 
 if TYPE_CHECKING:
     from .colorizer import Colorizer
@@ -251,45 +251,42 @@ def write_picture(path: str | os.PathLike, pic: Picture) -> None:
     if fmt == "JPEG" and pixels.ndim == 3 and pixels.shape[2] == 4:
         pixels = pixels[..., :3]  # JPEG holds no alpha
     try:
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=f".part{path.suffix}")
-    except OSError as e:
-        raise OutputError(f"cannot write in {path.parent}: {e.strerror}") from None
-    os.close(fd)
-    try:
-        if pixels.dtype == np.uint16:
-            bgr = cv2.cvtColor(pixels, cv2.COLOR_RGBA2BGRA if pixels.shape[2] == 4 else cv2.COLOR_RGB2BGR)
-            params = []
-            if pic.dpi and fmt == "TIFF":
-                params = [cv2.IMWRITE_TIFF_RESUNIT, 2, cv2.IMWRITE_TIFF_XDPI, round(pic.dpi[0]),
-                          cv2.IMWRITE_TIFF_YDPI, round(pic.dpi[1])]
-            ok, buf = cv2.imencode(path.suffix, bgr, params)
-            if not ok:
-                raise OutputError(f"OpenCV cannot encode 16-bit {fmt}")
-            data = buf.tobytes()
-            if pic.dpi and fmt == "PNG":
-                data = _with_png_dpi(data, pic.dpi)
-            Path(tmp).write_bytes(data)
-        else:
-            opts = {}
-            if pic.exif and fmt in EXIF_FORMATS:
-                opts["exif"] = pic.exif
-                if fmt == "TIFF" and pic.format != "TIFF":
-                    tags = Image.Exif()
-                    tags.load(pic.exif)
-                    opts["exif"] = _descriptive(tags).tobytes()
-            if pic.dpi and fmt in DPI_FORMATS:
-                opts["dpi"] = pic.dpi
-            if pic.icc and fmt in ICC_FORMATS:
-                opts["icc_profile"] = pic.icc
-            if fmt in ("JPEG", "WEBP"):
-                opts["quality"] = 95
-            Image.fromarray(pixels).save(tmp, format=fmt, **opts)
-        publish(tmp, path)
+        with atomic_output(path) as tmp:
+            _write_pixels(tmp, path, pic, fmt, pixels)
     except OSError as e:
         raise OutputError(f"cannot write {path}: {e.strerror or e}") from None
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+
+
+def _write_pixels(tmp: str, path: Path, pic: Picture, fmt: str, pixels: np.ndarray) -> None:
+    """Encode ``pixels`` as ``fmt`` into the file ``tmp`` with what ``pic`` carries."""
+    if pixels.dtype == np.uint16:
+        bgr = cv2.cvtColor(pixels, cv2.COLOR_RGBA2BGRA if pixels.shape[2] == 4 else cv2.COLOR_RGB2BGR)
+        params = []
+        if pic.dpi and fmt == "TIFF":
+            params = [cv2.IMWRITE_TIFF_RESUNIT, 2, cv2.IMWRITE_TIFF_XDPI, round(pic.dpi[0]),
+                      cv2.IMWRITE_TIFF_YDPI, round(pic.dpi[1])]
+        ok, buf = cv2.imencode(path.suffix, bgr, params)
+        if not ok:
+            raise OutputError(f"OpenCV cannot encode 16-bit {fmt}")
+        data = buf.tobytes()
+        if pic.dpi and fmt == "PNG":
+            data = _with_png_dpi(data, pic.dpi)
+        Path(tmp).write_bytes(data)
+    else:
+        opts = {}
+        if pic.exif and fmt in EXIF_FORMATS:
+            opts["exif"] = pic.exif
+            if fmt == "TIFF" and pic.format != "TIFF":
+                tags = Image.Exif()
+                tags.load(pic.exif)
+                opts["exif"] = _descriptive(tags).tobytes()
+        if pic.dpi and fmt in DPI_FORMATS:
+            opts["dpi"] = pic.dpi
+        if pic.icc and fmt in ICC_FORMATS:
+            opts["icc_profile"] = pic.icc
+        if fmt in ("JPEG", "WEBP"):
+            opts["quality"] = 95
+        Image.fromarray(pixels).save(tmp, format=fmt, **opts)
 
 
 def _with_png_dpi(png: bytes, dpi: tuple[float, float]) -> bytes:

@@ -40,14 +40,15 @@ import av
 from .errors import FilmcolorError, InputError
 from .modelspec import ModelSpec
 from .video import (
-    AVFMT_TS_DISCONT,
-    Pipeline,
     VideoOptions,
     VideoReport,
     Window,
     check_paths,
     colorize_video,
+    join_segments,
+    render_window,
 )
+from .video.source import AVFMT_TS_DISCONT
 
 # frames coloured before a segment's start and after its end, not written: the smoothing's
 # memory and the key frames on either side of the seam are then nearly as in one piece
@@ -149,9 +150,7 @@ def _render(src: str, seg_path: str, opts: VideoOptions, seg: Segment, model: Mo
     A segment that does not hold the frames the plan counted is an error: the
     file could not be read or sought as the plan assumed."""
     colorizer = colorizer or model.load()
-    pipe = Pipeline(colorizer, Path(src), Path(seg_path), opts, progress, window=seg)
-    pipe.open_input()
-    report = pipe.run()
+    report = render_window(colorizer, Path(src), Path(seg_path), opts, seg, progress)
     frames = report.frames
     if frames != seg.frames and report.first_pts != seg.start:
         Path(seg_path).unlink(missing_ok=True)
@@ -193,8 +192,6 @@ def render_in_segments(src: str | os.PathLike, dst: str | os.PathLike, opts: Vid
     work = dst.parent / f".{dst.name}.filmcolor"
     identity = _identity(src, opts, model, segment_seconds)
     done = _resumable(work, identity, segments, opts.codec, restart, say)
-    joined = Pipeline(None, src, dst, opts, lambda n: None, joined=[work / s.name(opts.codec) for s in segments])
-    joined.open_input()
     if on_start:
         on_start(sum(s.frames for s in segments))
     work.mkdir(exist_ok=True)
@@ -224,7 +221,7 @@ def render_in_segments(src: str | os.PathLike, dst: str | os.PathLike, opts: Vid
         if not done:  # nothing to resume from: no empty hidden folder left beside OUT
             shutil.rmtree(work, ignore_errors=True)
         raise
-    report = joined.run()
+    report = join_segments(src, dst, opts, [work / s.name(opts.codec) for s in segments])
     shutil.rmtree(work, ignore_errors=True)
     for part in parts:  # what the segments saw, said once; damage counted where each segment writes
         report.damaged_packets += part.damaged_packets

@@ -14,7 +14,9 @@ from filmcolor import Colorizer
 from filmcolor.cli import main
 from filmcolor.errors import InputError, OutputError
 from filmcolor.network import OutOfMemory
-from filmcolor.video import Pipeline, VideoOptions, colorize_video
+from filmcolor.frames import FrameColorizer
+from filmcolor.video import VideoOptions, colorize_video
+from filmcolor.video.demux import _Frames
 
 pytestmark = pytest.mark.skipif(shutil.which("ffprobe") is None, reason="needs ffprobe (apt-get install ffmpeg)")
 BIKES = REPO / "samples" / "video" / "bikes.mp4"
@@ -326,11 +328,11 @@ def test_decoder_never_runs_far_ahead_of_the_color_stage(colorizer, tmp_path, mo
     src = make_clip(tmp_path / "in.mp4", frames=60)
     count = {"emitted": 0, "coloured": 0}
     lags = []
-    real_emit, real_colorize = Pipeline._emit, Pipeline._colorize_frames
+    real_emit, real_colorize = _Frames._emit, FrameColorizer.colorize
 
-    def emit(self, pipe, graph, frame, t):
+    def emit(self, frame, t):
         count["emitted"] += 1
-        real_emit(self, pipe, graph, frame, t)
+        yield from real_emit(self, frame, t)
 
     def slow_colorize(self, frames, smoother):
         time.sleep(0.05)  # a slow network: the decoder must wait, not pile up frames
@@ -338,8 +340,8 @@ def test_decoder_never_runs_far_ahead_of_the_color_stage(colorizer, tmp_path, mo
         lags.append(count["emitted"] - count["coloured"])
         return real_colorize(self, frames, smoother)
 
-    monkeypatch.setattr(Pipeline, "_emit", emit)
-    monkeypatch.setattr(Pipeline, "_colorize_frames", slow_colorize)
+    monkeypatch.setattr(_Frames, "_emit", emit)
+    monkeypatch.setattr(FrameColorizer, "colorize", slow_colorize)
     report = colorize_video(colorizer, src, tmp_path / "o.mp4", fast(batch_size=4, queue_batches=2))
     assert report.frames == 60
     # frames decoded but not yet coloured: at most the queue (2 batches = 8) and
@@ -469,7 +471,7 @@ def test_cli_ctrl_c_exits_130_and_leaves_nothing(tiny_model, tmp_path, monkeypat
     def boom(self, frames, smoother):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(Pipeline, "_colorize_frames", boom)
+    monkeypatch.setattr(FrameColorizer, "colorize", boom)
     r = CliRunner().invoke(main, ["video", str(src), str(tmp_path / "o.mp4"), "--model", str(tiny_model), "--size", "64"])
     assert r.exit_code == 130
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mp4"]
@@ -595,13 +597,22 @@ def test_no_stage_outlives_the_run(colorizer, tmp_path, monkeypatch):
     src = make_clip(tmp_path / "in.mp4", frames=20)
     finished = []
 
-    def slow_then_stopped(self, frames, smoother):
-        self.stop.set()  # as if another stage failed while this batch runs
+    emitted = []
+    real_emit = _Frames._emit
+
+    def slow(self, frames, smoother):
         time.sleep(6)  # longer than any fixed wait for the stage
         finished.append(True)
         return []
 
-    monkeypatch.setattr(Pipeline, "_colorize_frames", slow_then_stopped)
+    def failing(self, frame, t):  # the decoder fails while the first batch is in the network
+        emitted.append(t)
+        if len(emitted) > 10:
+            raise RuntimeError("a decoder bug")
+        yield from real_emit(self, frame, t)
+
+    monkeypatch.setattr(FrameColorizer, "colorize", slow)
+    monkeypatch.setattr(_Frames, "_emit", failing)
     try:
         colorize_video(colorizer, src, tmp_path / "o.mkv", fast())
     except Exception:
