@@ -124,14 +124,7 @@ def main() -> None:
 def image(inputs, output, recursive, compare, max_megapixels, reference_path, reference_strength, ray_address,
           model_path, device, size, quiet, debug):
     """Colorize photos: files and folders of JPEG, PNG (8/16-bit), TIFF, WebP, BMP."""
-    from .images import (
-        ImageOptions,
-        JobResult,
-        colorize_file,
-        colorize_task,
-        plan_jobs,
-        read_reference,
-    )
+    from .images import ImageOptions, JobResult, colorize_task, plan_jobs, read_reference
 
     _check_strength(reference_path is not None)
     reference = read_reference(reference_path, max_megapixels) if reference_path else None
@@ -147,7 +140,12 @@ def image(inputs, output, recursive, compare, max_megapixels, reference_path, re
     if replacing and not quiet:
         click.echo(f"note: replacing {len(replacing)} existing outputs, e.g. {replacing[0]}", err=True)
     # a batch of names that are all wrong is answered without loading the model
-    colorizer = load_colorizer(model_path, device, size) if any(j.error is None for j in jobs) else None
+    work = any(j.error is None for j in jobs)
+    from .modelspec import Loaded, ModelSpec
+    from .runners import Serial, pick
+
+    runner = pick(1, ray_address, device) if ray_address is not None and work else Serial()  # Ray errors first
+    colorizer = load_colorizer(model_path, device, size) if work else None
     opts = ImageOptions(compare=compare, max_megapixels=max_megapixels, debug=debug)
     if reference is not None and colorizer is not None:
         opts.reference = _steer(colorizer, reference_path, reference, reference_strength)
@@ -165,26 +163,19 @@ def image(inputs, output, recursive, compare, max_megapixels, reference_path, re
             tqdm.write(f"error: {result.job.src}: {result.error}", file=sys.stderr)
 
     def unexpected(job, e: BaseException) -> None:  # a bug on one file must not cost the rest of the batch
+        if isinstance(e, FilmcolorError):
+            return report(JobResult(job, False, str(e)))
         if debug:
             raise e
         report(JobResult(job, False, f"unexpected {type(e).__name__}: {e} (run with --debug for details)"))
 
+    model = ModelSpec(str(model_path) if model_path else None, device, size) if runner.name == "Ray" else Loaded(colorizer)
     with tqdm(total=len(jobs), unit="picture", disable=quiet or len(jobs) == 1, file=sys.stderr) as bar:
-        if ray_address is not None and colorizer is not None:
-            from . import cluster
-            from .modelspec import ModelSpec
-
-            cluster.connect(ray_address)
-            spec = ModelSpec(str(model_path) if model_path else None, device, size)
-            cluster.run_tasks(colorize_task, [(job, (spec, job, opts)) for job in jobs],
-                              cluster.gpus_for(device), bar.update, lambda job, result: report(result), unexpected)
-        else:
-            for job in jobs:
-                try:
-                    report(colorize_file(colorizer, job, opts))
-                except Exception as e:
-                    unexpected(job, e)
-                bar.update(1)
+        for outcome in runner.run(colorize_task, [(job, (model, job, opts)) for job in jobs], bar.update):
+            if outcome.error is None:
+                report(outcome.result)
+            else:
+                unexpected(outcome.key, outcome.error)
     seconds = time.perf_counter() - start
     if not quiet:
         line = f"{done} colorized ({megapixels:.1f} MP in {seconds:.1f} s)"
@@ -285,8 +276,8 @@ def video(paths, out_dir, codec, crf, preset, batch_size, no_smooth, key_interva
     _say_replacing([dst for _, dst in ready], quiet)
     if ready:
         job.load(photos, reference_strength)
-    if ready and ray_address is not None:
-        failed += job.on_ray(ready)
+    if ready and job.runner.name == "Ray":
+        failed += job.several_on_ray(ready)
     else:
         for src, dst in ready:
             try:
@@ -331,8 +322,11 @@ class _FilmJob:
 
     def __init__(self, opts, model, segment_seconds: float, workers: int, restart: bool, ray: str | None,
                  quiet: bool):
+        from .runners import pick
+
         self.opts, self.model, self.segment_seconds = opts, model, segment_seconds
-        self.workers, self.restart, self.ray, self.quiet = workers, restart, ray, quiet
+        self.restart, self.quiet = restart, quiet
+        self.runner = pick(workers, ray, model.device)  # --ray's errors come before any work
         self.colorizer = None
 
     def prepare(self, src: Path, dst: Path) -> None:
@@ -366,8 +360,8 @@ class _FilmJob:
         start_time = time.perf_counter()
         try:
             report = render_in_segments(
-                src, dst, self.opts, self.model, self.segment_seconds, self.workers, self.restart, self.colorizer,
-                progress=lambda n: bars[0].update(n), on_start=start, ray=self.ray,
+                src, dst, self.opts, self.model, self.segment_seconds, self.runner, self.restart, self.colorizer,
+                progress=lambda n: bars[0].update(n), on_start=start,
                 say=lambda text: None if self.quiet else tqdm.write(f"note: {text}", file=sys.stderr))
         except FilmcolorError as e:
             raise type(e)(f"{src}: {e}") from e
@@ -376,35 +370,24 @@ class _FilmJob:
                 bar.close()
         return report, time.perf_counter() - start_time
 
-    def on_ray(self, films: list[tuple[Path, Path]]) -> list[Path]:
+    def several_on_ray(self, films: list[tuple[Path, Path]]) -> list[Path]:
         """Several films as Ray tasks, one film a task; returns those that failed."""
-        from . import cluster
         from .segments import render_task
+        from .video import expected_frames
 
-        cluster.connect(self.ray)
         failed: list[Path] = []
         start_time = time.perf_counter()
-
-        def done(film, report) -> None:
-            _say_report(film[1], report, time.perf_counter() - start_time, self.quiet)
-
-        def broke(film, e: BaseException) -> None:
-            click.echo(f"error: {film[0]}: {e}", err=True)
-            failed.append(film[0])
-
         calls = [((src, dst), (str(src), str(dst), self.opts, self.model, self.segment_seconds, self.restart))
                  for src, dst in films]
-        with tqdm(total=_expected_frames(films, self.opts) or None, unit="frame", disable=self.quiet,
+        with tqdm(total=sum(expected_frames(src) for src, _ in films) or None, unit="frame", disable=self.quiet,
                   file=sys.stderr, dynamic_ncols=True) as bar:
-            cluster.run_tasks(render_task, calls, cluster.gpus_for(self.model.device), bar.update, done, broke)
+            for outcome in self.runner.run(render_task, calls, bar.update):
+                if outcome.error is None:
+                    _say_report(outcome.key[1], outcome.result, time.perf_counter() - start_time, self.quiet)
+                else:
+                    click.echo(f"error: {outcome.key[0]}: {outcome.error}", err=True)
+                    failed.append(outcome.key[0])
         return failed
-
-
-def _expected_frames(films: list[tuple[Path, Path]], opts) -> int:
-    """The frames the films' headers promise, for the progress bar's ETA (0: unknown)."""
-    from .video import expected_frames
-
-    return sum(expected_frames(src) for src, _ in films)
 
 
 def _say_report(dst: Path, report, seconds: float, quiet: bool) -> None:
@@ -421,8 +404,10 @@ def _say_report(dst: Path, report, seconds: float, quiet: bool) -> None:
         kept = f"; copied {', '.join(report.copied)}" if report.copied else ""
         if report.carried:
             kept = f"; {report.carried} coloured along the motion" + kept
-        click.echo(f"wrote {dst}: {report.frames} frames in {seconds:.1f} s "
-                   f"({report.frames / max(seconds, 1e-9):.1f} fps){kept}", err=True)
+        now = report.frames - report.kept_frames
+        resumed = f" ({now} rendered now, {report.kept_frames} kept from the interrupted render)" if report.kept_frames else ""
+        click.echo(f"wrote {dst}: {report.frames} frames{resumed} in {seconds:.1f} s "
+                   f"({now / max(seconds, 1e-9):.1f} fps){kept}", err=True)
 
 
 def _seconds(when: str, hint: str) -> float:

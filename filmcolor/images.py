@@ -434,12 +434,12 @@ class JobResult:
     trace: str | None = None  # the traceback of the error, with ImageOptions.debug
 
 
-def colorize_task(model: ModelSpec, job: Job, opts: ImageOptions, counts=None) -> JobResult:
-    """One photo in another process or on another machine (a Ray task): the model
-    is loaded once per process; ``counts`` (a queue) hears of each picture done."""
+def colorize_task(model: ModelSpec, job: Job, opts: ImageOptions, progress=None) -> JobResult:
+    """One photo as a runner's task (runners.py), here or in another process or on
+    another machine: the model is loaded once per process; ``progress(1)`` when done."""
     result = colorize_file(model.load() if job.error is None else None, job, opts)
-    if counts is not None:
-        counts.put(1)
+    if progress is not None:
+        progress(1)
     return result
 
 

@@ -18,6 +18,17 @@ class ModelSpec:
         return _load(self)
 
 
+class Loaded:
+    """A colorizer already loaded in this process, where a task expects a ModelSpec:
+    the tasks a serial runner runs here share the command's own."""
+
+    def __init__(self, colorizer):
+        self.colorizer = colorizer
+
+    def load(self):
+        return self.colorizer
+
+
 @functools.lru_cache(maxsize=2)
 def _load(spec: ModelSpec):
     from .colorizer import Colorizer

@@ -53,19 +53,18 @@ def test_a_folder_of_photos_goes_through_ray_and_a_bad_one_is_named(tiny_model, 
 
 
 def test_a_failing_task_is_named_after_its_retries_and_the_others_finish():
-    from filmcolor import cluster
+    from filmcolor.cluster import RayRunner
 
-    def work(key, counts):
-        counts.put(1)
+    def work(key, progress):
+        progress(1)
         if key == "bad":
             raise ValueError("this one is broken")
         return key.upper()
 
-    done, failed, seen = {}, {}, []
-    cluster.run_tasks(work, [(k, (k,)) for k in ("a", "bad", "c")], 0, seen.append,
-                      lambda k, r: done.__setitem__(k, r), lambda k, e: failed.__setitem__(k, e))
-    assert done == {"a": "A", "c": "C"}
-    assert list(failed) == ["bad"] and "this one is broken" in str(failed["bad"])
+    seen = []
+    outcomes = {o.key: o for o in RayRunner("auto").run(work, [(k, (k,)) for k in ("a", "bad", "c")], seen.append)}
+    assert {k: o.result for k, o in outcomes.items() if o.error is None} == {"a": "A", "c": "C"}
+    assert "this one is broken" in str(outcomes["bad"].error)
     assert sum(seen) >= 3  # counted as the tasks ran (the failing one once per try)
 
 

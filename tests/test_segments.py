@@ -79,7 +79,7 @@ def test_a_render_that_fails_before_any_segment_leaves_no_work_folder(tiny_model
     def broken(*a, **kw):
         raise OutputError("the disk is full")
 
-    monkeypatch.setattr(segments, "_render", broken)
+    monkeypatch.setattr(segments, "render_segment", broken)
     r = run(tiny_model, film, tmp_path / "o.mkv", "--segment-seconds", "1")
     assert r.exit_code == 1 and "the disk is full" in r.output
     assert not list(tmp_path.glob(".*filmcolor")) and not (tmp_path / "o.mkv").exists()
@@ -88,7 +88,7 @@ def test_a_render_that_fails_before_any_segment_leaves_no_work_folder(tiny_model
 def test_an_interrupted_render_resumes_where_it_stopped(tiny_model, tmp_path, film, monkeypatch):
     whole = tmp_path / "whole.mkv"
     assert run(tiny_model, film, whole, "--segment-seconds", "1").exit_code == 0
-    real, rendered = segments._render, []
+    real, rendered = segments.render_segment, []
 
     def stopped_after_two(src, seg_path, opts, seg, *a, **kw):
         if len(rendered) == 2:
@@ -96,11 +96,11 @@ def test_an_interrupted_render_resumes_where_it_stopped(tiny_model, tmp_path, fi
         rendered.append(seg.index)
         return real(src, seg_path, opts, seg, *a, **kw)
 
-    monkeypatch.setattr(segments, "_render", stopped_after_two)
+    monkeypatch.setattr(segments, "render_segment", stopped_after_two)
     dst = tmp_path / "o.mkv"
     assert run(tiny_model, film, dst, "--segment-seconds", "1").exit_code == 130
     assert not dst.exists() and (tmp_path / ".o.mkv.filmcolor" / "manifest.json").exists()
-    monkeypatch.setattr(segments, "_render", lambda *a, **kw: rendered.append(a[3].index) or real(*a, **kw))
+    monkeypatch.setattr(segments, "render_segment", lambda *a, **kw: rendered.append(a[3].index) or real(*a, **kw))
     r = run(tiny_model, film, dst, "--segment-seconds", "1")
     assert r.exit_code == 0, r.output
     assert "resuming: 2 of 4 segments already rendered" in r.output
@@ -111,7 +111,7 @@ def test_an_interrupted_render_resumes_where_it_stopped(tiny_model, tmp_path, fi
 
 
 def test_a_changed_option_starts_afresh_and_restart_ignores(tiny_model, tmp_path, film, monkeypatch):
-    real, calls = segments._render, []
+    real, calls = segments.render_segment, []
 
     def stop_at_once(*a, **kw):
         if not calls:
@@ -119,10 +119,10 @@ def test_a_changed_option_starts_afresh_and_restart_ignores(tiny_model, tmp_path
             return real(*a, **kw)
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(segments, "_render", stop_at_once)
+    monkeypatch.setattr(segments, "render_segment", stop_at_once)
     dst = tmp_path / "o.mkv"
     assert run(tiny_model, film, dst, "--segment-seconds", "1").exit_code == 130
-    monkeypatch.setattr(segments, "_render", real)
+    monkeypatch.setattr(segments, "render_segment", real)
     r = run(tiny_model, film, dst, "--segment-seconds", "1", "--key-interval", "2")
     assert r.exit_code == 0 and "starting afresh: the earlier, unfinished render differs in options" in r.output
     assert "resuming" not in r.output

@@ -54,6 +54,8 @@ def decode(source: Source, plan: OutputPlan, opts: VideoOptions, retimer: Retime
             continue
         if packet.size and not packet.is_discard:  # discarded: before an edit list's start
             video_packets += 1
+            if window is not None and packet.pts is not None and window.writes(packet.pts):
+                report.window_packets += 1
         try:
             got = packet.decode()
         except av.FFmpegError:

@@ -78,12 +78,13 @@ class VideoReport:
     warnings: list[str] = field(default_factory=list)  # said even with -q: the output may be wrong
     batch_size: int = 0
     first_pts: int | None = None  # the first written frame's time (a segment's check of its seek)
+    window_packets: int = 0  # a segment's video packets in what it writes: what its plan counted
     kept_frames: int = 0  # of ``frames``, those an earlier, interrupted render had finished (a resume)
 
     def add(self, other: VideoReport) -> None:
         """Take in what another stage (or segment) counted and said; each line once."""
         for name in ("frames", "damaged_packets", "lost_frames", "concealed_frames", "retimed", "cuts", "carried",
-                     "kept_frames"):
+                     "window_packets", "kept_frames"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         for seen, n in other.resized_frames.items():
             self.resized_frames[seen] = self.resized_frames.get(seen, 0) + n

@@ -1,0 +1,102 @@
+"""The work folder of a film rendered in segments, ``.<OUT name>.filmcolor/``
+beside OUT: what lets an interrupted render resume.
+
+``manifest.json`` holds the job's identity (the source's size and
+modification time, the options and model that shape the pixels, the
+segment plan). Each segment is written under a temporary name and renamed
+when complete (files.atomic_output), then its report is written beside it
+(``seg_NNNN.json``): a segment whose file and report are both there is done,
+whatever ran it and however the run ended. A changed source, model or option
+starts afresh (said).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Callable
+from dataclasses import asdict, fields
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .video import VideoOptions, VideoReport
+
+if TYPE_CHECKING:
+    from .modelspec import ModelSpec
+    from .segments import Segment
+
+MANIFEST = "manifest.json"
+
+
+def work_folder(dst: Path) -> Path:
+    return dst.parent / f".{dst.name}.filmcolor"
+
+
+def identity(src: Path, opts: VideoOptions, model: ModelSpec, segment_seconds: float) -> dict:
+    """What must match for finished segments to be reused."""
+    st = src.stat()
+    shaping = {k: v for k, v in asdict(opts).items() if k not in ("references", "queue_batches", "cpu_threads")}
+    refs = [(t, r.digest()) for t, r in opts.references]
+    model_id = None
+    if model.path:
+        mst = Path(model.path).stat()
+        model_id = [str(Path(model.path).resolve()), mst.st_size, mst.st_mtime_ns]
+    return {"source": [str(src.resolve()), st.st_size, st.st_mtime_ns], "options": shaping, "references": refs,
+            "model": model_id, "size": model.size, "segment_seconds": segment_seconds}
+
+
+def report_path(segment_file: Path) -> Path:
+    return segment_file.with_suffix(".json")
+
+
+def save_report(segment_file: Path, report: VideoReport) -> None:
+    """Mark a complete segment done, with what its render said (kept for the summary of a resume)."""
+    path = report_path(segment_file)
+    tmp = path.with_name(path.name + ".part")
+    tmp.write_text(json.dumps(asdict(report)))
+    os.replace(tmp, path)
+
+
+def load_report(segment_file: Path) -> VideoReport | None:
+    """The report of a done segment; None if the segment is not done."""
+    path = report_path(segment_file)
+    if not segment_file.exists() or not path.exists():
+        return None
+    try:
+        data = json.loads(path.read_text())
+        known = {f.name for f in fields(VideoReport)}
+        return VideoReport(**{k: v for k, v in data.items() if k in known})
+    except (OSError, ValueError, TypeError):
+        return None
+
+
+def resume(work: Path, job: dict, files: list[Path], restart: bool, say: Callable[[str], None]
+           ) -> dict[int, VideoReport]:
+    """Open the work folder for ``job`` (its identity and plan): the reports of the
+    segments (indices into ``files``) an earlier run finished. A folder of another
+    job, or any with ``restart``, is cleared; leftovers of interrupted writes go."""
+    manifest = work / MANIFEST
+    old: dict = {}
+    if manifest.exists():
+        try:
+            old = json.loads(manifest.read_text())
+        except (OSError, ValueError):
+            old = {}
+    same = old == json.loads(json.dumps(job))
+    if work.exists() and (restart or not same):
+        if old and not restart:
+            changed = [k for k in job["identity"] if old.get("identity", {}).get(k) != json.loads(json.dumps(job["identity"][k]))]
+            say(f"starting afresh: the earlier, unfinished render differs in {', '.join(changed) or 'its plan'}")
+        shutil.rmtree(work)
+    work.mkdir(exist_ok=True)
+    for leftover in work.glob(".*"):  # a segment being written when the run was stopped
+        leftover.unlink(missing_ok=True)
+    tmp = manifest.with_name(MANIFEST + ".part")
+    tmp.write_text(json.dumps(job, indent=1))
+    os.replace(tmp, manifest)
+    return {i: r for i, f in enumerate(files) if (r := load_report(f)) is not None}
+
+
+def job_of(identity: dict, segments: list[Segment]) -> dict:
+    return {"identity": identity, "segments": [asdict(s) for s in segments]}
