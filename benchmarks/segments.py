@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import json
 import signal
 import subprocess
 import sys
@@ -65,10 +64,10 @@ def interrupted_then_resumed(src: Path, dst: Path, seconds: float) -> float:
                              "--segment-seconds", str(seconds), "-q"], cwd=REPO)
     while proc.poll() is None:
         try:
-            if len(json.loads((work / "manifest.json").read_text())["done"]) >= planned // 2:
+            if len(list(work.glob("seg_*.json"))) >= planned // 2:  # a segment's report: it is done
                 proc.send_signal(signal.SIGINT)
                 break
-        except (OSError, ValueError, KeyError):
+        except OSError:
             pass
         time.sleep(0.05)
     proc.wait()

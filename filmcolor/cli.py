@@ -150,6 +150,7 @@ def image(inputs, output, recursive, compare, max_megapixels, reference_path, re
     if reference is not None and colorizer is not None:
         opts.reference = _steer(colorizer, reference_path, reference, reference_strength)
     start, done, megapixels, failed = time.perf_counter(), 0, 0.0, []
+    workers: set[str] = set()
 
     def report(result: JobResult) -> None:
         nonlocal done, megapixels
@@ -172,13 +173,14 @@ def image(inputs, output, recursive, compare, max_megapixels, reference_path, re
     model = ModelSpec(str(model_path) if model_path else None, device, size) if runner.name == "Ray" else Loaded(colorizer)
     with tqdm(total=len(jobs), unit="picture", disable=quiet or len(jobs) == 1, file=sys.stderr) as bar:
         for outcome in runner.run(colorize_task, [(job, (model, job, opts)) for job in jobs], bar.update):
+            workers.add(outcome.worker.partition(",")[0])
             if outcome.error is None:
                 report(outcome.result)
             else:
                 unexpected(outcome.key, outcome.error)
     seconds = time.perf_counter() - start
     if not quiet:
-        line = f"{done} colorized ({megapixels:.1f} MP in {seconds:.1f} s)"
+        line = f"{done} colorized ({megapixels:.1f} MP in {seconds:.1f} s{_on(runner, workers)})"
         if len(jobs) == 1 and done:
             line = f"wrote {jobs[0].dst}"
         if failed:
@@ -286,10 +288,16 @@ def video(paths, out_dir, codec, crf, preset, batch_size, no_smooth, key_interva
                 click.echo(f"error: {e}", err=True)
                 failed.append(src)
     if not quiet:
-        click.echo(f"{len(films) - len(failed)} of {len(films)} films colorized"
+        click.echo(f"{len(films) - len(failed)} of {len(films)} films colorized{_on(job.runner, job.workers)}"
                    + (f"; failed: {', '.join(map(str, failed))}" if failed else ""), err=True)
     if failed:
         sys.exit(EXIT_FAILED)
+
+
+def _on(runner, workers: set[str]) -> str:
+    """' on Ray (2 workers)' where tasks ran on Ray; nothing where they ran here."""
+    workers = {w for w in workers if w}
+    return f" on Ray ({len(workers)} workers)" if runner.name == "Ray" and workers else ""
 
 
 def _say_late_references(src: Path, given: list[tuple[float, Path]]) -> None:
@@ -327,6 +335,7 @@ class _FilmJob:
         self.opts, self.model, self.segment_seconds = opts, model, segment_seconds
         self.restart, self.quiet = restart, quiet
         self.runner = pick(workers, ray, model.device)  # --ray's errors come before any work
+        self.workers: set[str] = set()  # where films ran as tasks (Ray)
         self.colorizer = None
 
     def prepare(self, src: Path, dst: Path) -> None:
@@ -382,6 +391,7 @@ class _FilmJob:
         with tqdm(total=sum(expected_frames(src) for src, _ in films) or None, unit="frame", disable=self.quiet,
                   file=sys.stderr, dynamic_ncols=True) as bar:
             for outcome in self.runner.run(render_task, calls, bar.update):
+                self.workers.add(outcome.worker.partition(",")[0])
                 if outcome.error is None:
                     _say_report(outcome.key[1], outcome.result, time.perf_counter() - start_time, self.quiet)
                 else:
@@ -406,8 +416,8 @@ def _say_report(dst: Path, report, seconds: float, quiet: bool) -> None:
             kept = f"; {report.carried} coloured along the motion" + kept
         now = report.frames - report.kept_frames
         resumed = f" ({now} rendered now, {report.kept_frames} kept from the interrupted render)" if report.kept_frames else ""
-        click.echo(f"wrote {dst}: {report.frames} frames{resumed} in {seconds:.1f} s "
-                   f"({now / max(seconds, 1e-9):.1f} fps){kept}", err=True)
+        speed = f" ({now / max(seconds, 1e-9):.1f} fps)" if now else ""
+        click.echo(f"wrote {dst}: {report.frames} frames{resumed} in {seconds:.1f} s{speed}{kept}", err=True)
 
 
 def _seconds(when: str, hint: str) -> float:

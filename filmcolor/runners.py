@@ -141,14 +141,16 @@ class Pool:
 
 def _stop_now(pool: concurrent.futures.ProcessPoolExecutor) -> None:
     """End the pool's workers at once, mid-task: what they have finished is on disk;
-    what they were writing is a temporary file (the work above them clears those)."""
-    pool.shutdown(wait=False, cancel_futures=True)
-    # Python 3.14 has pool.terminate_workers(); before it, the processes are only in _processes
+    what they were writing is a temporary file (the work above them clears those).
+    (Python 3.14 has pool.terminate_workers(); before it the processes are only in
+    the private ``_processes``, which shutdown() forgets: taken first.)"""
     stop = getattr(pool, "terminate_workers", None)
     if stop is not None:
         stop()
         return
-    for process in list((getattr(pool, "_processes", None) or {}).values()):
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
         if process.is_alive():
             process.terminate()
 

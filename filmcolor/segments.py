@@ -204,8 +204,11 @@ def render_in_segments(src: str | os.PathLike, dst: str | os.PathLike, opts: Vid
         report.warnings += [w for w in part.warnings if w not in report.warnings]
         if i in kept:
             report.kept_frames += segments[i].frames
-    where = f" by {len(workers)} processes" if runner.name == "processes" else (
-        f" on Ray ({len(workers)} workers)" if runner.name == "Ray" else "")
+    where = ""
+    if workers and runner.name == "processes":
+        where = f" by {len(workers)} processes"
+    elif workers and runner.name == "Ray":
+        where = f" on Ray ({len(workers)} workers)"
     report.notices.append(f"rendered in {len(segments)} segments{where}"
                           + (f", {len(todo)} of them now" if kept else ""))
     return report

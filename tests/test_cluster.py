@@ -31,7 +31,7 @@ def test_a_film_renders_on_ray_as_it_does_here(tiny_model, tmp_path):
     assert CliRunner().invoke(main, ["video", str(src), str(here), *args]).exit_code == 0
     r = CliRunner().invoke(main, ["video", str(src), str(there), *args, "--ray", "auto"])
     assert r.exit_code == 0, r.output
-    assert "rendered in 3 segments" in r.output
+    assert "rendered in 3 segments on Ray (" in r.output  # not here
     assert frame_pts(there) == frame_pts(here) and len(frame_pts(there)) == 72
     assert packet_hashes(there, "a") == packet_hashes(here, "a")
     assert not list(tmp_path.glob(".*.filmcolor"))
@@ -48,8 +48,20 @@ def test_a_folder_of_photos_goes_through_ray_and_a_bad_one_is_named(tiny_model, 
                                   "--ray", "auto"])
     assert r.exit_code == 1
     assert f"error: {folder / 'broken.png'}: not a picture filmcolor can read" in r.output
-    assert "4 colorized" in r.output
+    assert "4 colorized" in r.output and "on Ray (" in r.output
     assert sorted(p.name for p in out.iterdir()) == ["p0.png", "p1.png", "p2.png", "p3.png"]
+
+
+def test_ray_keeps_the_runners_contract(tmp_path):
+    import runner_contract
+    from ray import cloudpickle
+
+    from filmcolor.cluster import RayRunner
+
+    cloudpickle.register_pickle_by_value(runner_contract)  # Ray's workers cannot import the tests' modules
+
+    workers = runner_contract.check_runner(RayRunner("auto"), tmp_path, here_is_the_worker=False)
+    assert all("Ray task" in w for w in workers)
 
 
 def test_a_failing_task_is_named_after_its_retries_and_the_others_finish():
@@ -74,5 +86,5 @@ def test_several_films_go_through_ray_as_one_command(tiny_model, tmp_path):
     r = CliRunner().invoke(main, ["video", *map(str, films), "-o", str(out), "--model", str(tiny_model),
                                   "--size", "64", "--ray", "auto"])
     assert r.exit_code == 0, r.output
-    assert "3 of 3 films colorized" in r.output
+    assert "3 of 3 films colorized on Ray (" in r.output
     assert [len(frame_pts(out / f.name)) for f in films] == [10, 11, 12]

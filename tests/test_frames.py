@@ -88,6 +88,15 @@ def test_a_shot_starts_with_the_network_and_nothing_crosses_the_cut():
     assert painter.seen < 24
 
 
+def test_colour_carried_before_a_cut_comes_from_its_own_shot_only():
+    frames = grey_frames(24, cut_at=15)  # 13 and 14 lie between key frame 12 and the cut's first frame
+    carried, _, frame_colorizer, smoother = colorize_all(frames, 4)
+    alone, _, _, _ = colorize_all(frames[:15], 4)  # the first shot with nothing after it
+    assert smoother.cuts == 1 and frame_colorizer.carried > 0
+    for i in (13, 14):
+        assert np.array_equal(cr(carried[i]), cr(alone[i])), i
+
+
 def test_carried_frames_keep_the_moving_object_in_its_own_color():
     frames = grey_frames(24)
     out, _, frame_colorizer, _ = colorize_all(frames, 4)

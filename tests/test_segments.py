@@ -51,6 +51,7 @@ def test_segments_give_the_film_one_pass_gives(tiny_model, tmp_path, film):
     r = run(tiny_model, film, cut, "--segment-seconds", "1")
     assert r.exit_code == 0, r.output
     assert "rendered in 4 segments" in r.output
+    assert "warning:" not in r.output  # a clean film: no damage booked at any seam
     assert frame_pts(cut) == frame_pts(one) and len(frame_pts(cut)) == 96
     assert packet_hashes(cut, "a") == packet_hashes(one, "a")
     assert [h for _, h in packet_hashes(cut, "a")] == [h for _, h in packet_hashes(film, "a")]
@@ -104,6 +105,7 @@ def test_an_interrupted_render_resumes_where_it_stopped(tiny_model, tmp_path, fi
     r = run(tiny_model, film, dst, "--segment-seconds", "1")
     assert r.exit_code == 0, r.output
     assert "resuming: 2 of 4 segments already rendered" in r.output
+    assert "96 frames (48 rendered now, 48 kept from the interrupted render)" in r.output
     assert rendered == [0, 1, 2, 3]  # 0 and 1 before the interruption, 2 and 3 after it: none twice
     assert frame_pts(dst) == frame_pts(whole)
     assert all(np.array_equal(x, y) for x, y in zip(frames_of(dst), frames_of(whole), strict=True))
@@ -133,6 +135,7 @@ def test_workers_render_the_same_film(tiny_model, tmp_path, film):
     assert run(tiny_model, film, one, "--segment-seconds", "1").exit_code == 0
     r = run(tiny_model, film, two, "--segment-seconds", "1", "--workers", "2")
     assert r.exit_code == 0, r.output
+    assert "rendered in 4 segments by 2 processes" in r.output  # not here, one after another
     assert frame_pts(two) == frame_pts(one)
     assert all(np.array_equal(x, y) for x, y in zip(frames_of(one), frames_of(two), strict=True))
 
@@ -192,3 +195,60 @@ def test_damage_is_skipped_and_said_as_in_one_piece(tiny_model, tmp_path):
         assert "warning: damaged video: 2 packets refused by the decoder" in r.output
         outputs[seconds] = frame_pts(tmp_path / f"o{seconds}.mkv")
     assert outputs["0"] == outputs["0.5"] and len(outputs["0"]) == 46
+
+
+def test_a_segment_whose_seek_lands_late_is_refused(tiny_model, tmp_path, film):
+    from dataclasses import replace
+
+    from filmcolor.errors import InputError
+    from filmcolor.modelspec import ModelSpec
+    from filmcolor.video import VideoOptions
+
+    segs, _ = segments.plan(film, 1.0)
+    with av.open(str(film)) as c:
+        keys = [p.pts for p in c.demux(video=0) if p.size and p.is_keyframe]
+    inside = next(k for k in keys if segs[2].start < k < segs[2].end)
+    late = replace(segs[2], seek=inside)  # a demuxer that lands on the key frame after the one asked for
+    out = tmp_path / "seg.nut"
+    with pytest.raises(InputError, match="seeking in this file is not exact"):
+        segments.render_segment(str(film), str(out), VideoOptions(codec="ffv1"), late,
+                                ModelSpec(str(tiny_model), "cpu", 64))
+    assert not out.exists() and not out.with_suffix(".json").exists()
+    # the same segment sought where the plan says: done, and marked so
+    report = segments.render_segment(str(film), str(out), VideoOptions(codec="ffv1"), segs[2],
+                                     ModelSpec(str(tiny_model), "cpu", 64))
+    assert report.frames == segs[2].frames and out.with_suffix(".json").exists()
+
+
+def test_sigint_to_a_pool_keeps_every_finished_segment_and_the_rerun_renders_the_rest(tiny_model, tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    src = make_clip(tmp_path / "long.mp4", frames=240, size=(128, 96), audio="aac", options={"g": "24"})
+    dst = tmp_path / "o.mkv"
+    work = tmp_path / ".o.mkv.filmcolor"
+    args = [sys.executable, "-m", "filmcolor", "video", str(src), str(dst), "--model", str(tiny_model),
+            "--size", "64", "--codec", "ffv1", "--segment-seconds", "1", "--workers", "2"]
+    # a shell's background job starts with SIGINT ignored, which Python keeps: restored for the child
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    deadline = time.monotonic() + 120
+    while not list(work.glob("seg_*.json")) and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    t = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    proc.communicate(timeout=30)
+    assert proc.returncode == 130 and time.monotonic() - t < 5
+    done = sorted(p.stem for p in work.glob("seg_*.json"))
+    complete = sorted(p.stem for p in work.glob("seg_*.nut"))
+    assert done and done == complete, (done, complete)  # every finished segment kept; no half one at its name
+    assert len(done) < 10
+    r = subprocess.run(args, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert f"resuming: {len(done)} of 10 segments already rendered" in r.stderr
+    assert f"{240 - 24 * len(done)} rendered now, {24 * len(done)} kept" in r.stderr
+    assert len(frame_pts(dst)) == 240 and not work.exists()
+    assert os.path.getsize(dst) > 0

@@ -13,8 +13,8 @@ from media import duration, frame_pts, lumas, make_clip, packet_hashes, rgb_fram
 from filmcolor import Colorizer
 from filmcolor.cli import main
 from filmcolor.errors import InputError, OutputError
-from filmcolor.network import OutOfMemory
 from filmcolor.frames import FrameColorizer
+from filmcolor.network import OutOfMemory
 from filmcolor.video import VideoOptions, colorize_video
 from filmcolor.video.demux import _Frames
 

@@ -1,0 +1,86 @@
+"""The runners (filmcolor/runners.py) keep one contract (runner_contract.py; Ray's
+in test_cluster.py), and a pool stops at once when interrupted."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import time
+
+import pytest
+from runner_contract import check_runner
+
+from filmcolor import runners
+
+
+def test_the_serial_runner_runs_each_task_here_and_retries_a_crash(tmp_path):
+    check_runner(runners.Serial(), tmp_path, here_is_the_worker=True)
+
+
+def test_the_pool_runs_tasks_in_other_processes_and_retries_a_crash(tmp_path):
+    workers = check_runner(runners.Pool(2), tmp_path, here_is_the_worker=False)
+    assert 1 <= len(workers) <= 2
+
+
+def test_pick_follows_workers_and_ray():
+    assert isinstance(runners.pick(1), runners.Serial)
+    pool = runners.pick(3)
+    assert isinstance(pool, runners.Pool) and pool.workers == 3
+
+
+def sleeps(pidfile: str, progress=None) -> None:
+    """Says its pid, counts one frame, then works for long."""
+    with open(pidfile, "a") as f:
+        f.write(f"{os.getpid()}\n")
+    progress(1)
+    time.sleep(60)
+
+
+def test_an_interrupted_pool_ends_its_workers_at_once(tmp_path):
+    pids = tmp_path / "pids"
+
+    def interrupted(n: int) -> None:  # Ctrl-C in the parent while the tasks work
+        raise KeyboardInterrupt
+
+    t = time.perf_counter()
+    with pytest.raises(KeyboardInterrupt):
+        list(runners.Pool(2).run(sleeps, [(n, (str(pids),)) for n in range(4)], interrupted))
+    assert time.perf_counter() - t < 20  # not the 60 s the tasks would take, nor the queued two after them
+    started = [int(p) for p in pids.read_text().split()]
+    assert 1 <= len(started) <= 2  # the queued tasks never started
+    time.sleep(0.5)
+    for pid in started:
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
+
+
+def _one_line_error(args: list[str]) -> tuple[list[str], float]:
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
+    t = time.perf_counter()
+    r = subprocess.run([sys.executable, "-m", "filmcolor", *args], capture_output=True, text=True, env=env,
+                       timeout=60)
+    assert r.returncode == 1
+    return r.stderr.strip().splitlines(), time.perf_counter() - t
+
+
+@pytest.mark.skipif(importlib.util.find_spec("ray") is None, reason="needs Ray")
+@pytest.mark.parametrize("address", ["auto", "127.0.0.1:{port}"])
+def test_ray_errors_are_one_line_and_quick(tiny_model, tmp_path, address):
+    import socket
+
+    from media import make_clip
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    address = address.format(port=port)
+    src = make_clip(tmp_path / "in.mp4", frames=4)
+    lines, seconds = _one_line_error(["video", str(src), str(tmp_path / "o.mp4"), "--model", str(tiny_model),
+                                      "--ray", address])
+    assert len(lines) == 1, lines
+    assert lines[0].startswith(f"error: --ray {address}: no Ray cluster")
+    assert ("ray start --head" in lines[0]) and seconds < 10
+    assert not (tmp_path / "o.mp4").exists()
