@@ -165,13 +165,3 @@ def drain(counts, progress: Progress) -> None:
             break
     if n:
         progress(n)
-
-
-def pick(workers: int = 1, ray: str | None = None, device: str = "auto") -> Runner:
-    """The runner for ``--workers`` and ``--ray``: Ray when an address is given
-    (cluster.py, which alone imports Ray), a pool for several workers, else here."""
-    if ray is not None:
-        from .cluster import RayRunner
-
-        return RayRunner(ray, device)
-    return Pool(workers) if workers > 1 else Serial()

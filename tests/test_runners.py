@@ -22,9 +22,11 @@ def test_the_pool_runs_tasks_in_other_processes_and_retries_a_crash(tmp_path):
     assert 1 <= len(workers) <= 2
 
 
-def test_pick_follows_workers_and_ray():
-    assert isinstance(runners.pick(1), runners.Serial)
-    pool = runners.pick(3)
+def test_the_command_line_picks_the_runner_its_options_name():
+    from filmcolor.cli.common import pick_runner
+
+    assert isinstance(pick_runner(1), runners.Serial)
+    pool = pick_runner(3)
     assert isinstance(pool, runners.Pool) and pool.workers == 3
 
 

@@ -1,96 +1,23 @@
 """The ``filmcolor`` command line: parses options and calls the library.
 
 Errors the user can act on come out as one line on stderr and a non-zero exit
-code; ``--debug`` shows the traceback instead. The commands live beside this
-module: photos.py (``image``), films.py (``video``), evaluation.py
-(``evaluate``); what they share is here.
+code; ``--debug`` shows the traceback instead. One module a command:
+photos.py (``image``), films.py (``video``), evaluation.py (``evaluate``);
+what they share is in common.py.
 """
 
 from __future__ import annotations
 
-import functools
 import signal
-import sys
 import threading
-from pathlib import Path
-from typing import TYPE_CHECKING
 
 import click
 
 from .. import __version__
-from ..errors import FilmcolorError
-
-if TYPE_CHECKING:  # ONNX Runtime comes with them: imported when a command needs a colorizer, not for --help
-    from ..colorizer import Colorizer
-
-EXIT_FAILED = 1
-EXIT_INTERRUPTED = 130
-EXIT_TERMINATED = 143  # 128 + SIGTERM, as a shell reports it
-
-
-class Terminated(KeyboardInterrupt):
-    """SIGTERM (a job scheduler, `timeout`, `docker stop`): unwound like Ctrl-C,
-    so every half-written output is removed on the way out."""
-
-
-def _on_sigterm(signum, frame) -> None:
-    raise Terminated
-
-CONTEXT = {"help_option_names": ["-h", "--help"], "show_default": True}
-
-
-def fail(message: str, code: int = EXIT_FAILED):
-    click.echo(f"error: {message}", err=True)
-    sys.exit(code)
-
-
-def guarded(fn):
-    """Turn filmcolor's errors, Ctrl-C and unexpected crashes into one line and an exit code."""
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        debug = kwargs.get("debug", False)
-        try:
-            return fn(*args, **kwargs)
-        except Terminated:
-            click.echo("terminated", err=True)
-            sys.exit(EXIT_TERMINATED)
-        except KeyboardInterrupt:
-            click.echo("interrupted", err=True)
-            sys.exit(EXIT_INTERRUPTED)
-        except FilmcolorError as e:
-            if debug:
-                raise
-            fail(str(e))
-        except (ValueError, MemoryError) as e:
-            if debug:
-                raise
-            fail(str(e) or type(e).__name__)
-
-    return wrapper
-
-
-def model_options(fn):
-    """--model, --device, --size, -q, --debug: shared by every command that colorizes."""
-
-    fn = click.option("--debug", is_flag=True, help="Show tracebacks.")(fn)
-    fn = click.option("-q", "--quiet", is_flag=True, help="No progress bar or summary.")(fn)
-    fn = click.option("--size", default=None, type=click.IntRange(32, 2048),
-                      help="Short side, in pixels, at which the network sees the picture (multiple of 32; "
-                      "default: the size the model was trained at, 128 for the bundled one).")(fn)
-    fn = click.option("--device", default="auto",
-                      help="auto (CUDA, then CoreML or DirectML where installed, then CPU), cpu, cuda, cuda:1, coreml, dml.")(fn)
-    fn = click.option("--model", "model_path", type=click.Path(dir_okay=False, path_type=Path),
-                      help="An .onnx model file from python -m train.export (default: the bundled one).")(fn)
-    return fn
-
-
-def load_colorizer(model_path: Path | None, device: str, size: int | None) -> Colorizer:
-    if size is not None and size % 32:
-        raise click.BadParameter(f"{size} is not a multiple of 32", param_hint="--size")
-    from ..colorizer import Colorizer
-
-    return Colorizer.load(model_path, device=device, size=size)
+from .common import CONTEXT, on_sigterm
+from .evaluation import evaluate
+from .films import video
+from .photos import image
 
 
 @click.group(context_settings=CONTEXT)
@@ -98,33 +25,8 @@ def load_colorizer(model_path: Path | None, device: str, size: int | None) -> Co
 def main() -> None:
     """Plausible colour for black-and-white photographs and films."""
     if threading.current_thread() is threading.main_thread():  # signals can only be set there
-        signal.signal(signal.SIGTERM, _on_sigterm)
+        signal.signal(signal.SIGTERM, on_sigterm)
 
 
-def steer(colorizer: Colorizer, path: Path, rgb, strength: float):
-    """The colorizer's :class:`Reference` of a photo, its errors naming the photo."""
-    try:
-        return colorizer.reference(rgb, strength)
-    except FilmcolorError as e:
-        raise type(e)(f"reference {path}: {e}") from None
-
-
-def given(name: str) -> bool:
-    """Whether the user typed option ``name`` (rather than left its default)."""
-    return click.get_current_context().get_parameter_source(name) == click.core.ParameterSource.COMMANDLINE
-
-
-def check_strength(has_reference: bool) -> None:
-    if given("reference_strength") and not has_reference:
-        click.echo("note: --reference-strength does nothing without a reference", err=True)
-
-
-
-def where_ran(runner, workers: set[str]) -> str:
-    """' on Ray (2 workers)' where tasks ran on Ray; nothing where they ran here."""
-    workers = {w for w in workers if w}
-    return f" on Ray ({len(workers)} workers)" if runner.name == "Ray" and workers else ""
-
-
-# the commands register themselves on `main` (imported last: they import it from here)
-from . import evaluation, films, photos  # noqa: E402, F401
+for command in (image, video, evaluate):
+    main.add_command(command)

@@ -7,18 +7,17 @@ from pathlib import Path
 
 import click
 
-from . import (
+from .common import (
     CONTEXT,
     EXIT_FAILED,
     fail,
     guarded,
     load_colorizer,
-    main,
     model_options,
 )
 
 
-@main.command(context_settings=CONTEXT)
+@click.command(context_settings=CONTEXT)
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Also write the figures here: one entry per input and a 'mean' entry.")

@@ -13,21 +13,21 @@ from ..encoding import CODECS as VIDEO_CODECS
 from ..encoding import X264_PRESETS
 from ..errors import FilmcolorError, OutputError
 from ..shotlist import format_time
-from . import (
+from .common import (
     CONTEXT,
     EXIT_FAILED,
     check_strength,
     given,
     guarded,
     load_colorizer,
-    main,
     model_options,
+    pick_runner,
     steer,
     where_ran,
 )
 
 
-@main.command(context_settings=CONTEXT)
+@click.command(context_settings=CONTEXT)
 @click.argument("paths", metavar="IN OUT | IN... -o FOLDER", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("-o", "--output", "out_dir", type=click.Path(file_okay=False, path_type=Path),
               help="Colorize several films into this folder, each under its own name.")
@@ -176,11 +176,9 @@ class _FilmJob:
 
     def __init__(self, opts, model, segment_seconds: float, workers: int, restart: bool, ray: str | None,
                  quiet: bool):
-        from ..runners import pick
-
         self.opts, self.model, self.segment_seconds = opts, model, segment_seconds
         self.restart, self.quiet = restart, quiet
-        self.runner = pick(workers, ray, model.device)  # --ray's errors come before any work
+        self.runner = pick_runner(workers, ray, model.device)  # --ray's errors come before any work
         self.workers: set[str] = set()  # where films ran as tasks (Ray)
         self.colorizer = None
 

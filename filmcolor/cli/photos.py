@@ -10,21 +10,21 @@ import click
 from tqdm import tqdm
 
 from ..errors import FilmcolorError
-from . import (
+from .common import (
     CONTEXT,
     EXIT_FAILED,
     check_strength,
     fail,
     guarded,
     load_colorizer,
-    main,
     model_options,
+    pick_runner,
     steer,
     where_ran,
 )
 
 
-@main.command(context_settings=CONTEXT)
+@click.command(context_settings=CONTEXT)
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("-o", "--output", type=click.Path(path_type=Path),
               help="Output file (one input) or folder (several). Default: <name>_color.<ext> beside each input.")
@@ -63,9 +63,9 @@ def image(inputs, output, recursive, compare, max_megapixels, reference_path, re
     # a batch of names that are all wrong is answered without loading the model
     work = any(j.error is None for j in jobs)
     from ..modelspec import Loaded, ModelSpec
-    from ..runners import Serial, pick
+    from ..runners import Serial
 
-    runner = pick(1, ray_address, device) if ray_address is not None and work else Serial()  # Ray errors first
+    runner = pick_runner(1, ray_address, device) if ray_address is not None and work else Serial()  # Ray errors first
     colorizer = load_colorizer(model_path, device, size) if work else None
     opts = ImageOptions(compare=compare, max_megapixels=max_megapixels, debug=debug)
     if reference is not None and colorizer is not None:
