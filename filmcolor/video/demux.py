@@ -111,7 +111,7 @@ def say_what_is_missing(source: Source, retimer: Retimer, end: Fraction, report:
     if declared_end is None:
         return
     short = declared_end - end
-    rate = source.vin.average_rate or Fraction(25)
+    rate = source.rate
     if short > max(Fraction(1, 2), 2 / rate):
         report.warnings.append(
             f"the source says it lasts {float(declared_end):.2f} s but ends at {float(end):.2f} s: "

@@ -108,7 +108,8 @@ def _probe(path: Path, container: av.container.InputContainer) -> Source:
     cc = vin.codec_context
     if not cc.width or not cc.height:
         raise InputError("video stream without a frame size")
-    total = vin.frames or (int(vin.duration * vin.time_base * (vin.average_rate or 25)) if vin.duration else 0)
+    rate = vin.average_rate or vin.guessed_rate or Fraction(25)
+    total = vin.frames or (int(vin.duration * vin.time_base * rate) if vin.duration else 0)
     timecode = vin.metadata.get("timecode")
     for s in container.streams:
         # a QuickTime timecode (tmcd) track: its one packet cannot be copied into another film;
@@ -117,7 +118,7 @@ def _probe(path: Path, container: av.container.InputContainer) -> Source:
             timecode = s.metadata["timecode"]
     return Source(path=path, container=container, vin=vin, width=cc.width, height=cc.height,
                   in_format=cc.format.name if cc.format else "yuv420p",
-                  rate=vin.average_rate or vin.guessed_rate or Fraction(25), total=total, timecode=timecode)
+                  rate=rate, total=total, timecode=timecode)
 
 
 def expected_frames(path: str | os.PathLike) -> int:
@@ -161,12 +162,13 @@ def check_steady_rate(source: Source) -> None:
     sit on one frame rate's grid, before any time is spent on it (ffmpeg would
     drop and repeat frames to fit; filmcolor keeps every frame as it was).
     Reads the video packets' times only, which is quick."""
-    vin = source.vin
-    rate = vin.average_rate or vin.guessed_rate
-    tick = 1 / (rate * vin.time_base) if rate else None
+    vin, rate = source.vin, source.rate
+    if not (vin.average_rate or vin.guessed_rate):
+        return  # no rate of its own to hold the frames to
+    tick = 1 / (rate * vin.time_base)
     with av.open(str(source.path)) as probe:
         times = sorted(p.pts for p in probe.demux(video=0) if p.pts is not None and p.size)
-    if tick is None or len(times) < 2:
+    if len(times) < 2:
         return
     for a, b in zip(times[:-1], times[1:], strict=True):
         frames = (b - a) / tick
