@@ -120,8 +120,9 @@ class Pool:
                     key, args, attempt = pending.pop(job)
                     try:
                         result, refused, pid = job.result()
-                    except BrokenProcessPool as e:  # a worker was killed: the pool cannot go on
-                        yield Outcome(key, error=RuntimeError(f"a worker process died ({e})"), tries=attempt)
+                    except BrokenProcessPool:  # a worker was killed: the pool cannot go on
+                        yield Outcome(key, error=RuntimeError("a worker process died (killed, or out of memory?)"),
+                                      tries=attempt)
                         continue
                     except Exception as e:
                         if attempt <= RETRIES:

@@ -236,9 +236,13 @@ def _render_all(runner: Runner, src: Path, files: list[Path], todo: list[Segment
     finally:
         outcomes.close()  # a refusal or an interruption: no task goes on
     if failed:
-        what = "; ".join(f"segment {o.key}: {type(o.error).__name__}: {o.error}" for o in failed)
-        raise FilmcolorError(f"{len(failed)} of {len(todo)} segments failed after {failed[0].tries} tries ({what}); "
-                             "the others are kept: run the same command again to retry those")
+        errors: dict[str, list[int]] = {}  # one line per kind of failure: a dead pool fails every segment alike
+        for o in failed:
+            errors.setdefault(f"{type(o.error).__name__}: {o.error}", []).append(o.key)
+        what = "; ".join(f"segment{'s' * (len(keys) > 1)} {', '.join(map(str, sorted(keys)))}: {error}"
+                         for error, keys in errors.items())
+        raise FilmcolorError(f"{len(failed)} of {len(todo)} segments failed ({what}); the finished ones are kept: "
+                             "run the same command again to render the rest")
     return parts, workers
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import signal
 import time
 
 import pytest
@@ -20,6 +21,21 @@ def test_the_serial_runner_runs_each_task_here_and_retries_a_crash(tmp_path):
 def test_the_pool_runs_tasks_in_other_processes_and_retries_a_crash(tmp_path):
     workers = check_runner(runners.Pool(2), tmp_path, here_is_the_worker=False)
     assert 1 <= len(workers) <= 2
+
+
+def dies(n: int, progress=None) -> int:
+    """Task 2 is killed (the kernel's out-of-memory killer, a user's kill -9) after the first two finished."""
+    if n == 2:
+        time.sleep(1.0)
+        os.kill(os.getpid(), signal.SIGKILL)
+    return n
+
+
+def test_a_killed_worker_fails_what_it_and_the_queue_held_and_keeps_what_finished():
+    outcomes = {o.key: o for o in runners.Pool(2).run(dies, [(n, (n,)) for n in range(5)], lambda n: None)}
+    assert sorted(outcomes) == [0, 1, 2, 3, 4]
+    assert outcomes[0].result == 0 and outcomes[1].result == 1
+    assert outcomes[2].error is not None and "worker process died" in str(outcomes[2].error)
 
 
 def test_the_command_line_picks_the_runner_its_options_name():

@@ -220,7 +220,8 @@ def test_a_segment_whose_seek_lands_late_is_refused(tiny_model, tmp_path, film):
     assert report.frames == segs[2].frames and out.with_suffix(".json").exists()
 
 
-def test_sigint_to_a_pool_keeps_every_finished_segment_and_the_rerun_renders_the_rest(tiny_model, tmp_path):
+@pytest.mark.parametrize(("sig", "code"), [("SIGINT", 130), ("SIGTERM", 143)])
+def test_a_stopped_pool_keeps_every_finished_segment_and_the_rerun_renders_the_rest(tiny_model, tmp_path, sig, code):
     import os
     import signal
     import subprocess
@@ -239,9 +240,9 @@ def test_sigint_to_a_pool_keeps_every_finished_segment_and_the_rerun_renders_the
     while not list(work.glob("seg_*.json")) and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.02)
     t = time.monotonic()
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(getattr(signal, sig))
     proc.communicate(timeout=30)
-    assert proc.returncode == 130 and time.monotonic() - t < 5
+    assert proc.returncode == code and time.monotonic() - t < 5
     done = sorted(p.stem for p in work.glob("seg_*.json"))
     complete = sorted(p.stem for p in work.glob("seg_*.nut"))
     assert done and done == complete, (done, complete)  # every finished segment kept; no half one at its name
