@@ -1,0 +1,58 @@
+"""Mutation check of the film path's wiring: plant one plausible bug at a time,
+run the test files that should see it, and say which test failed (or that the
+bug SURVIVED). Each file is restored after its run, whatever happens.
+
+    python benchmarks/mutations.py [NAME-PART ...]   # only the mutations whose name contains one
+
+Prints a Markdown table: mutation | file | first failing test. Takes several
+minutes (each row runs one to three test files); run it on a clean tree.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+
+from common import REPO
+
+M = [
+ ("--workers ignored", "filmcolor/cli/common.py", "    return Pool(workers) if workers > 1 else Serial()", "    return Serial()", ["tests/test_segments.py"]),
+ ("a killed worker hangs the run", "filmcolor/runners.py", "                    except BrokenProcessPool:", "                    except ZeroDivisionError:", ["tests/test_runners.py"]),
+ ("--ray ignored for a film's segments", "filmcolor/segments.py", "    runner = runner or Serial()", "    runner = Serial()", ["tests/test_cluster.py"]),
+ ("--ray ignored for several films", "filmcolor/cli/films.py", '    if ready and job.runner.name == "Ray":', "    if False:", ["tests/test_cluster.py"]),
+ ("--ray ignored for photos", "filmcolor/cli/photos.py", "    runner = pick_runner(1, ray_address, device) if ray_address is not None and work else Serial()", "    runner = Serial()", ["tests/test_cluster.py"]),
+ ("Ray retries set to 0", "filmcolor/cluster.py", "max_retries=RETRIES, retry_exceptions=True", "max_retries=0, retry_exceptions=False", ["tests/test_cluster.py"]),
+ ("--reference-strength ignored (image)", "filmcolor/cli/photos.py", "steer(colorizer, reference_path, reference, reference_strength)", "steer(colorizer, reference_path, reference, 1.0)", ["tests/test_orchestration.py", "tests/test_reference.py"]),
+ ("--reference-strength ignored (video)", "filmcolor/cli/films.py", "steer(self.colorizer, path, rgb, strength)", "steer(self.colorizer, path, rgb, 1.0)", ["tests/test_orchestration.py", "tests/test_reference.py"]),
+ ("cpu_threads ignored", "filmcolor/video/stages.py", "    return opts.cpu_threads or max(1, (os.cpu_count() or 1) // 4)", "    return max(1, (os.cpu_count() or 1) // 4)", ["tests/test_orchestration.py", "tests/test_video.py"]),
+ ("a segment's frame count off by one (plan)", "filmcolor/segments.py", "index=n, frames=stop - i))", "index=n, frames=stop - i - (n == 1)))", ["tests/test_segments.py"]),
+ ("a segment's frame count off by one (damage booked)", "filmcolor/segments.py", "    report.lost_frames = max(0, seg.frames - report.frames - report.damaged_packets)", "    report.lost_frames = max(0, seg.frames + 1 - report.frames - report.damaged_packets)", ["tests/test_segments.py"]),
+ ("the join's decode-time repair removed", "filmcolor/video/mux.py", "            if p.dts is not None and self.last_dts is not None and p.dts <= self.last_dts:", "            if False:", ["tests/test_orchestration.py", "tests/test_segments.py"]),
+ ("the seeking-not-exact check removed", "filmcolor/segments.py", "    if report.window_packets != seg.frames or report.first_pts is None or report.first_pts < seg.start:", "    if False:", ["tests/test_segments.py"]),
+ ("a zero-frame film published", "filmcolor/video/pipeline.py", "            if report.frames == 0:", "            if False:", ["tests/test_orchestration.py", "tests/test_video.py"]),
+ ("luma lookup always limited range", "filmcolor/frames.py", "        lut = color.l_from_luma_table(lumas[0][1], lay.full_range)", "        lut = color.l_from_luma_table(lumas[0][1], False)", ["tests/test_orchestration.py", "tests/test_frames.py", "tests/test_video.py"]),
+ ("carried colour interpolated across a cut", "filmcolor/frames.py", "            if after is not None and not motions[after - first].fresh:", "            if after is not None:", ["tests/test_frames.py"]),
+ ("resume forgets finished segments", "filmcolor/manifest.py", "    return {i: r for i, f in enumerate(files) if (r := load_report(f)) is not None}", "    return {}", ["tests/test_segments.py"]),
+ ("a pool interrupted lets its workers run on", "filmcolor/runners.py", "            _stop_now(pool)\n", "            pass\n", ["tests/test_runners.py", "tests/test_segments.py"]),
+ ("--ray address not checked", "filmcolor/cluster.py", "        _check_reachable(address)\n", "        pass\n", ["tests/test_runners.py"]),
+]
+only = sys.argv[1:]
+print("| mutation | file | first failing test |")
+print("|---|---|---|")
+rows = []
+for name, path, old, new, tests in M:
+    if only and not any(o in name for o in only):
+        continue
+    f = REPO / path
+    src = f.read_text()
+    assert src.count(old) == 1, (name, src.count(old))
+    f.write_text(src.replace(old, new))
+    try:
+        r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-x", *tests],
+                           cwd=REPO, capture_output=True, text=True, timeout=900)
+        failed = re.findall(r"^FAILED (\S+)", r.stdout, re.M)
+        rows.append((name, path, failed[0] if failed else ("SURVIVED" if r.returncode == 0 else f"rc {r.returncode}")))
+    finally:
+        f.write_text(src)
+    print(f"| {rows[-1][0]} | {rows[-1][1]} | {rows[-1][2]} |", flush=True)
