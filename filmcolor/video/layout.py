@@ -45,6 +45,7 @@ class OutputPlan:
     fields: str | None  # tff/bff, kept in the output; None: progressive
     copy: list = field(default_factory=list)  # source streams copied packet by packet
     reencode: dict[int, str] = field(default_factory=dict)  # source stream index -> audio encoder
+    video_only: bool = False  # a segment: no other stream, no tags
     notices: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
@@ -78,7 +79,7 @@ def plan_output(source: Source, opts: VideoOptions, fmt_name: str, suffix: str, 
         notices.append(f"{opts.codec} has no interlaced coding: the fields are kept, "
                        f"woven in each frame, and marked {FIELD_NAMES[fields]}")
     plan = OutputPlan(out_format, matrix, out_space, full or cc.color_range == RANGE_JPEG, fields,
-                      notices=notices, warnings=warnings)
+                      video_only=video_only, notices=notices, warnings=warnings)
     where = f".{suffix.lstrip('.')}"
     if not container_takes(fmt_name, lambda c: add_video(c, source, plan, opts)):
         raise OutputError(f"{opts.codec} video cannot go into {where} (try .mkv, which holds every codec filmcolor writes)")

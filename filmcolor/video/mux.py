@@ -20,6 +20,7 @@ from ..timestamps import JUMP_SECONDS, Retimer
 from .layout import OutputPlan, add_audio
 from .options import VideoReport
 from .source import Source
+from .tags import copy_container_tags, copy_stream_tags
 
 
 def _ticks(duration: Fraction, time_base: Fraction) -> int:
@@ -36,18 +37,29 @@ class Muxer:
         from segments: :func:`copied_video`). The other streams are added here."""
         self.output, self.source, self.plan, self.report, self.progress = output, source, plan, report, progress
         self.vout = vout
+        self.order = [source.vin]  # the source streams behind the output's, in its order
         if source.rotation:
             vout.set_display_rotation(source.rotation)
-        self.streams = {s.index: output.add_stream_from_template(s) for s in plan.copy}
-        for s in plan.copy:
-            self.streams[s.index].disposition = s.disposition  # cover art stays cover art, a default track the default
-        self.decoders, self.audio_out = {}, {}
+        self.streams, self.decoders, self.audio_out = {}, {}, {}
         self.audio_next: dict[int, int] = {}  # per re-encoded stream: the next frame's pts, in samples
-        for idx, enc in plan.reencode.items():
-            s = source.container.streams[idx]
-            self.audio_out[idx] = add_audio(output, s, enc)
-            self.decoders[idx] = s.codec_context
-            report.reencoded.append(f"{describe(s)} re-encoded as {enc}")
+        copied = {s.index for s in plan.copy}
+        # in the source's order: a re-encoded track keeps its place among the others
+        for s in source.container.streams:
+            if s.index in copied:
+                self.streams[s.index] = out = output.add_stream_from_template(s)
+            elif s.index in plan.reencode:
+                self.audio_out[s.index] = out = add_audio(output, s, plan.reencode[s.index])
+                self.decoders[s.index] = s.codec_context
+                report.reencoded.append(f"{describe(s)} re-encoded as {plan.reencode[s.index]}")
+            else:
+                continue
+            self.order.append(s)
+            copy_stream_tags(s, out)  # language, title; cover art stays cover art, a default track the default
+        if not plan.video_only:
+            copy_stream_tags(source.vin, vout)
+            if source.timecode:
+                vout.metadata["timecode"] = source.timecode
+            copy_container_tags(source.container, output)
         self.copied = dict.fromkeys(self.streams, 0)  # packets copied, per source stream
         self.fields_graph = None
         output.start_encoding()  # the muxer settles each stream's clock: what the retimers must respect

@@ -33,6 +33,7 @@ from .layout import OutputPlan, add_video, plan_output
 from .mux import Muxer, SegmentPackets, copied_video
 from .options import VideoOptions, VideoReport, Window
 from .source import Source, check_paths, open_source
+from .tags import what_was_lost
 from .threads import threaded
 
 if TYPE_CHECKING:
@@ -97,11 +98,13 @@ def _render(source: Source, dst: Path, opts: VideoOptions, progress: Progress | 
                 plan = plan_output(source, opts, output.format.name, dst.suffix, video_only=window is not None)
                 report.add(_report_of(plan))
                 if segments is None:
-                    _colour_into(output, source, plan, opts, colorizer, window, report, progress, errors)
+                    muxer = _colour_into(output, source, plan, opts, colorizer, window, report, progress, errors)
                 else:
-                    _join_into(output, source, plan, opts, segments, report, errors)
+                    muxer = _join_into(output, source, plan, opts, segments, report, errors)
             if report.frames == 0:
                 raise InputError("no frames could be decoded")
+            if not plan.video_only:
+                report.warnings += what_was_lost(source.container, muxer.order, tmp, dst.suffix)
     except OSError as e:
         if any(e is err for err in errors):
             raise
@@ -122,7 +125,7 @@ def _report_of(plan: OutputPlan) -> VideoReport:
 
 def _colour_into(output, source: Source, plan: OutputPlan, opts: VideoOptions, colorizer: Colorizer,
                  window: Window | None, report: VideoReport, progress: Progress | None,
-                 errors: list[BaseException]) -> None:
+                 errors: list[BaseException]) -> Muxer:
     # ONNX Runtime comes with these: imported when a film is run, not for --help
     from ..frames import FrameColorizer, FrameLayout
 
@@ -146,10 +149,11 @@ def _colour_into(output, source: Source, plan: OutputPlan, opts: VideoOptions, c
     muxer.finish()
     report.add(seen)
     report.add(coloured)
+    return muxer
 
 
 def _join_into(output, source: Source, plan: OutputPlan, opts: VideoOptions, paths: list[Path],
-               report: VideoReport, errors: list[BaseException]) -> None:
+               report: VideoReport, errors: list[BaseException]) -> Muxer:
     inputs = [av.open(str(p)) for p in paths]
     try:
         muxer = Muxer(output, source, plan, report, lambda n: None, copied_video(output, source, inputs[0]))
@@ -167,6 +171,7 @@ def _join_into(output, source: Source, plan: OutputPlan, opts: VideoOptions, pat
         finished.mux_until(None)
         muxer.finish(flush_video=False)
         report.add(seen)
+        return muxer
     finally:
         for c in inputs:
             c.close()

@@ -109,8 +109,11 @@ def _probe(path: Path, container: av.container.InputContainer) -> Source:
     if not cc.width or not cc.height:
         raise InputError("video stream without a frame size")
     rate = vin.average_rate or vin.guessed_rate or Fraction(25)
+    if vin.guessed_rate and rate > 4 * vin.guessed_rate:
+        rate = vin.guessed_rate  # raw DV says 60000 fps on average (its clock's tick); its codec says 25
     total = vin.frames or (int(vin.duration * vin.time_base * rate) if vin.duration else 0)
-    timecode = vin.metadata.get("timecode")
+    # the stream's own, a DV file's (a tag of the container), or a QuickTime tmcd track's
+    timecode = vin.metadata.get("timecode") or container.metadata.get("timecode")
     for s in container.streams:
         # a QuickTime timecode (tmcd) track: its one packet cannot be copied into another film;
         # given to the video as "timecode", the muxer writes it as each container can

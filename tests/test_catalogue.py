@@ -1,0 +1,85 @@
+"""What an archive catalogues goes through (issue 22, item 1): the container's
+title, date and comment, each stream's language, title and default flag, the
+chapters, a DV file's timecode; read back with ffprobe. What an output container
+cannot hold is said."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+from media import ffprobe
+from test_archive import colorize, ffmpeg
+
+pytestmark = pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="needs ffmpeg (apt-get install ffmpeg)")
+
+CHAPTERS = """;FFMETADATA1
+title=Reel One
+date=1952
+comment=Archive scan 2019
+""" + "".join(f"""
+[CHAPTER]
+TIMEBASE=1/1000
+START={i * 700}
+END={(i + 1) * 700}
+title={name}
+""" for i, name in enumerate(("Opening", "Street", "End")))
+
+
+@pytest.fixture(scope="module")
+def catalogued(tmp_path_factory):
+    """2 s, a titled video, an English track first (Vorbis: re-encoded for .mp4/.mov) and a
+    French one, the default, after it; three chapters; the film's title, date and comment."""
+    folder = tmp_path_factory.mktemp("catalogue")
+    meta = folder / "meta.txt"
+    meta.write_text(CHAPTERS)
+    return ffmpeg(folder / "src.mkv", "-f", "lavfi", "-i", "testsrc2=size=96x64:rate=24:duration=2",
+                  "-f", "lavfi", "-i", "sine=f=440:duration=2", "-f", "lavfi", "-i", "sine=f=660:duration=2",
+                  "-i", str(meta), "-map", "0", "-map", "1", "-map", "2", "-map_metadata", "3", "-map_chapters", "3",
+                  "-c:v", "libx264", "-c:a:0", "libvorbis", "-c:a:1", "aac",
+                  "-metadata:s:v:0", "title=Main picture", "-metadata:s:v:0", "language=eng",
+                  "-metadata:s:a:0", "language=eng", "-metadata:s:a:0", "title=English",
+                  "-metadata:s:a:1", "language=fra", "-metadata:s:a:1", "title=Français",
+                  "-disposition:a:0", "0", "-disposition:a:1", "default")
+
+
+def catalogue(path) -> dict:
+    d = ffprobe(path, "-show_format", "-show_streams", "-show_chapters")
+    tags = {k.lower(): v for k, v in d["format"].get("tags", {}).items()}
+    streams = [(s["codec_type"], s.get("tags", {}).get("language"), s.get("tags", {}).get("title"),
+                s["disposition"]["default"]) for s in d["streams"] if s["codec_type"] in ("video", "audio")]
+    chapters = [(round(float(c["start_time"]), 2), c.get("tags", {}).get("title")) for c in d["chapters"]]
+    return {"title": tags.get("title"), "date": tags.get("date"), "comment": tags.get("comment"),
+            "streams": streams, "chapters": chapters}
+
+
+@pytest.mark.parametrize("suffix", [".mkv", ".mp4", ".mov"])
+@pytest.mark.parametrize("segments", ["0", "0.5"])
+def test_the_catalogue_goes_through(tiny_model, tmp_path, catalogued, suffix, segments):
+    out = tmp_path / f"out{suffix}"
+    said = colorize(tiny_model, catalogued, out, "--segment-seconds", segments)
+    src, got = catalogue(catalogued), catalogue(out)
+    assert (got["title"], got["date"], got["comment"]) == ("Reel One", "1952", "Archive scan 2019")
+    assert got["chapters"] == src["chapters"] == [(0.0, "Opening"), (0.7, "Street"), (1.4, "End")]
+    # languages in the source's order, the re-encoded English track still first and the French the default
+    assert [(t, lang) for t, lang, *_ in got["streams"]] == [("video", "eng"), ("audio", "eng"), ("audio", "fra")]
+    assert [default for *_, default in got["streams"][1:]] == [0, 1]
+    if suffix == ".mkv":
+        assert [title for *_, title, _ in got["streams"]] == ["Main picture", "English", "Français"]
+        assert "cannot hold" not in said
+    else:  # QuickTime keeps no track titles: said, once, naming them
+        assert [title for *_, title, _ in got["streams"]] == [None, None, None]
+        lines = [line for line in said.splitlines() if "cannot hold" in line]
+        assert len(lines) == 1 and "title 'English'" in lines[0] and "title 'Français'" in lines[0], said
+        assert lines[0].startswith(f"warning: {suffix} cannot hold")
+
+
+def test_a_dv_files_timecode_and_frame_rate_go_through(tiny_model, tmp_path):
+    src = ffmpeg(tmp_path / "tape.dv", "-f", "lavfi", "-i", "testsrc=size=720x576:rate=25:duration=1",
+                 "-pix_fmt", "yuv420p", "-c:v", "dvvideo", "-timecode", "10:11:12:13")
+    out = tmp_path / "out.mov"
+    colorize(tiny_model, src, out, "--preset", "ultrafast")
+    streams = ffprobe(out, "-show_streams")["streams"]
+    assert [s["codec_type"] for s in streams] == ["video", "data"]  # a QuickTime timecode track
+    assert streams[0]["tags"]["timecode"] == streams[1]["tags"]["timecode"] == "10:11:12:13"
+    assert streams[0]["avg_frame_rate"] == "25/1"  # raw DV's own average says 60000 fps
