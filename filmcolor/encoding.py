@@ -71,6 +71,8 @@ class CodecPreset:
     # options for interlaced sources: field-aware coding, where the encoder has it
     # ("{order}": tff or bff; x264 writes the order it was opened with into the stream's headers)
     interlaced: tuple = ()
+    # a codec films are delivered in (x264, x265, AV1, VP9): 8-bit 4:2:0 is what every player plays
+    delivery: bool = False
 
     def options(self, crf: int, preset: str) -> dict:
         """FFmpeg options for quality ``crf`` and x264-style speed ``preset``."""
@@ -84,13 +86,14 @@ class CodecPreset:
 PRESETS_SVT = {"ultrafast": 12, "superfast": 11, "veryfast": 10, "faster": 9, "fast": 8, "medium": 6,
                "slow": 4, "slower": 3, "veryslow": 2, "placebo": 1}
 CODECS = {
-    "libx264": CodecPreset("libx264", interlaced=(("flags", "+ildct+ilme"), ("x264-params", "{order}=1"))),
-    "libx265": CodecPreset("libx265", extra=(("x265-params", "log-level=error"),)),
+    "libx264": CodecPreset("libx264", interlaced=(("flags", "+ildct+ilme"), ("x264-params", "{order}=1")),
+                           delivery=True),
+    "libx265": CodecPreset("libx265", extra=(("x265-params", "log-level=error"),), delivery=True),
     # SVT-AV1 prints ~40 "Svt[info]" lines of its own on stderr unless SVT_LOG says errors only
     "libsvtav1": CodecPreset("libsvtav1", preset=lambda p: {"preset": str(PRESETS_SVT.get(p, 6))}, crf_max=63,
-                             environ=(("SVT_LOG", "1"),)),
+                             environ=(("SVT_LOG", "1"),), delivery=True),
     "libvpx-vp9": CodecPreset("libvpx-vp9", preset=lambda p: {"deadline": "good", "cpu-used": "2"},
-                              extra=(("b", "0"),), crf_max=63, uses_preset=False),
+                              extra=(("b", "0"),), crf_max=63, uses_preset=False, delivery=True),
     "prores": CodecPreset("prores_ks", crf_option=None, preset=lambda p: {}, extra=(("profile", "3"),),
                           uses_preset=False, interlaced=(("flags", "+ildct"),)),
     "ffv1": CodecPreset("ffv1", crf_option=None, preset=lambda p: {}, extra=(("level", "3"),),
@@ -107,9 +110,11 @@ AUDIO_FALLBACKS = ("aac", "libopus", "libmp3lame", "flac")
 
 
 
-def choose_pixel_format(codec: str, in_format: str, width: int, height: int) -> str:
-    """The planar YUV format to encode in: the source's bit depth and chroma
-    subsampling where the encoder takes them, else the nearest it does.
+def choose_pixel_format(codec: str, in_format: str, width: int, height: int, asked: str | None = None) -> str:
+    """The planar YUV format to encode in: ``asked`` (--pix-fmt) if the encoder
+    takes it; else the source's bit depth and chroma subsampling where the
+    encoder takes them, or the nearest it does, except that an 8-bit RGB source
+    goes to 4:2:0 in a delivery codec (what players play; see rgb_as_420).
 
     An odd width or height rules out formats that halve chroma that way.
     """
@@ -119,17 +124,35 @@ def choose_pixel_format(codec: str, in_format: str, width: int, height: int) -> 
         f.name for f in encoder.video_formats or []
         if f.name in OUTPUT_FORMATS and not (width % 2 and PLANAR[f.name][1]) and not (height % 2 and PLANAR[f.name][2])
     ]
+    if asked is not None:
+        if asked not in formats:
+            raise OutputError(f"--pix-fmt {asked}: {codec} cannot encode {width}x{height} in it; "
+                              f"it takes {', '.join(sorted(formats)) or 'none filmcolor writes'}")
+        return asked
     if not formats:
         raise OutputError(
             f"{codec} cannot encode {width}x{height} in a YUV format filmcolor writes "
             "(odd sizes need 4:4:4: try --codec libx264 or ffv1)"
         )
+    if rgb_as_420(codec, in_format) and "yuv420p" in formats:
+        return "yuv420p"
 
     def rank(name: str) -> tuple:
         bits, fx, fy, _ = PLANAR[name]
         return (bits == src_bits, bits >= src_bits, (fx, fy) == (sx, sy), (fx, fy) == (1, 1), -bits)
 
     return max(formats, key=rank)
+
+
+def rgb_as_420(codec: str, in_format: str) -> bool:
+    """Whether an 8-bit RGB (or paletted) source is written 4:2:0 rather than
+    4:4:4: in a delivery codec, 4:4:4 H.264 (High 4:4:4 Predictive) will not play
+    in many players and browsers, and it would hold no more colour, which comes
+    from a small network and is upsampled anyway."""
+    if not CODECS[codec].delivery or in_format in PLANAR:
+        return False
+    fmt = av.VideoFormat(in_format, 64, 64)
+    return (fmt.is_rgb or in_format.startswith("pal")) and source_bits(in_format) <= 8
 
 
 def color_matrix(colorspace: int, height: int) -> tuple[str, int]:

@@ -8,8 +8,11 @@ from __future__ import annotations
 import shutil
 
 import pytest
+from click.testing import CliRunner
 from media import ffprobe
 from test_archive import colorize, ffmpeg
+
+from filmcolor.cli import main
 
 pytestmark = pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="needs ffmpeg (apt-get install ffmpeg)")
 
@@ -83,3 +86,21 @@ def test_a_dv_files_timecode_and_frame_rate_go_through(tiny_model, tmp_path):
     assert [s["codec_type"] for s in streams] == ["video", "data"]  # a QuickTime timecode track
     assert streams[0]["tags"]["timecode"] == streams[1]["tags"]["timecode"] == "10:11:12:13"
     assert streams[0]["avg_frame_rate"] == "25/1"  # raw DV's own average says 60000 fps
+
+
+def test_an_rgb_source_plays_everywhere_unless_asked(tiny_model, tmp_path):
+    src = ffmpeg(tmp_path / "rgb.avi", "-f", "lavfi", "-i", "testsrc2=size=96x64:rate=25:duration=0.4",
+                 "-pix_fmt", "bgr24", "-c:v", "rawvideo")
+
+    def written(name, *extra):
+        said = colorize(tiny_model, src, tmp_path / name, "--preset", "ultrafast", *extra)
+        return ffprobe(tmp_path / name, "-show_streams")["streams"][0]["pix_fmt"], said
+
+    fmt, said = written("plays.mp4")
+    assert fmt == "yuv420p" and "--pix-fmt yuv444p keeps 4:4:4" in said
+    assert written("asked.mp4", "--pix-fmt", "yuv444p")[0] == "yuv444p"
+    assert written("lossless.mkv", "--codec", "ffv1")[0] == "yuv444p"  # FFV1 is not for delivery: kept whole
+    r = CliRunner().invoke(main, ["video", str(src), str(tmp_path / "no.mp4"), "--model", str(tiny_model),
+                                  "--size", "64", "--pix-fmt", "rgb24"])
+    assert r.exit_code == 1 and "--pix-fmt rgb24: libx264 cannot encode" in r.output
+    assert not (tmp_path / "no.mp4").exists()

@@ -20,6 +20,7 @@ from ..encoding import (
     container_takes,
     describe,
     planar_equivalent,
+    rgb_as_420,
     source_bits,
 )
 from ..errors import OutputError
@@ -61,8 +62,11 @@ def plan_output(source: Source, opts: VideoOptions, fmt_name: str, suffix: str, 
     in_bits = source_bits(source.in_format)
     if in_bits > src_bits:
         notices.append(f"source is {in_bits}-bit ({source.in_format}): kept at {src_bits} bits, the most filmcolor writes")
-    out_format = choose_pixel_format(opts.codec, source.in_format, source.width, source.height)
-    if PLANAR[out_format][:3] != (src_bits, sx, sy):
+    out_format = choose_pixel_format(opts.codec, source.in_format, source.width, source.height, opts.pix_fmt)
+    if opts.pix_fmt is None and out_format == "yuv420p" and rgb_as_420(opts.codec, source.in_format):
+        notices.append(f"source is {source.in_format}: written as yuv420p, which every player plays (the colour "
+                       "comes from a small network, so 4:4:4 would hold no more of it); --pix-fmt yuv444p keeps 4:4:4")
+    elif PLANAR[out_format][:3] != (src_bits, sx, sy):
         notices.append(f"{opts.codec}: written as {out_format} (source {source.in_format})")
     matrix, out_space = color_matrix(cc.colorspace, source.height)
     hdr = HDR_TRANSFERS.get(cc.color_trc)
