@@ -50,8 +50,15 @@ def _open_unguarded(path: Path) -> Image.Image:
         finally:
             Image.MAX_IMAGE_PIXELS = kept
 
-FORMATS = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".tif": "TIFF", ".tiff": "TIFF",
-           ".webp": "WEBP", ".bmp": "BMP"}
+FORMATS = {".jpg": "JPEG", ".jpeg": "JPEG", ".jpe": "JPEG", ".jfif": "JPEG", ".png": "PNG", ".tif": "TIFF",
+           ".tiff": "TIFF", ".webp": "WEBP", ".bmp": "BMP", ".tga": "TGA", ".jp2": "JPEG2000", ".j2k": "JPEG2000",
+           ".ppm": "PPM", ".pgm": "PPM", ".pnm": "PPM", ".avif": "AVIF"}
+# decoded by Pillow (OpenCV reads none of TGA and AVIF, and JPEG: see the module's docstring)
+PILLOW_DECODES = {"JPEG", "TGA", "JPEG2000", "PPM", "AVIF"}
+# kinds of picture a folder may hold that filmcolor does not read: counted and named, with the way out
+UNREAD = {".gif": "GIF", ".heic": "HEIC", ".heif": "HEIF", ".jxl": "JPEG XL", ".psd": "Photoshop",
+          ".dng": "camera raw", ".cr2": "camera raw", ".nef": "camera raw", ".arw": "camera raw",
+          ".svg": "SVG", ".ico": "icon", ".pdf": "PDF"}
 SIXTEEN_BIT = {"PNG", "TIFF"}
 EXIF_FORMATS = {"JPEG", "PNG", "WEBP", "TIFF"}
 DPI_FORMATS = {"JPEG", "PNG", "TIFF", "BMP"}
@@ -122,13 +129,14 @@ def read_picture(path: str | os.PathLike, max_megapixels: float = 250.0) -> Pict
                     exif_tags = im.getexif()
                 icc = im.info.get("icc_profile")
                 dpi = _dpi(im.info.get("dpi"))
-                pixels = _decode_jpeg(im) if fmt == "JPEG" else None
+                pixels = _decode_pillow(im) if fmt in PILLOW_DECODES else None
     except UnidentifiedImageError:
         raise InputError("not a picture filmcolor can read") from None
     except OSError as e:
         raise InputError(f"cannot read: {e}") from None
     if fmt not in FORMATS.values():
-        raise InputError(f"{fmt} pictures are not supported (use JPEG, PNG, TIFF, WebP or BMP)")
+        raise InputError(f"{fmt} pictures are not supported (use JPEG, PNG, TIFF, WebP, BMP, TGA, JPEG 2000, "
+                         "PPM or AVIF)")
     if pixels is None:
         pixels = _decode_cv2(path)
     orientation = exif_tags.get(_ORIENTATION, 1)
@@ -164,13 +172,16 @@ def _descriptive(tags: Image.Exif) -> Image.Exif:
     return kept
 
 
-def _decode_jpeg(im: Image.Image) -> np.ndarray:
+def _decode_pillow(im: Image.Image) -> np.ndarray:
+    """(H, W) grey, (H, W, 3) RGB or (H, W, 4) RGBA; uint8, or uint16 for 16-bit grey."""
     try:
         im.load()
     except OSError as e:
-        raise InputError(f"truncated or corrupt JPEG ({e})") from None
-    if im.mode not in ("L", "RGB"):
-        im = im.convert("RGB")
+        raise InputError(f"truncated or corrupt {im.format} ({e})") from None
+    if im.mode in ("I;16", "I;16B", "I;16L"):
+        return np.asarray(im).astype(np.uint16)
+    if im.mode not in ("L", "RGB", "RGBA"):
+        im = im.convert("RGBA" if "A" in im.mode or "transparency" in im.info else "RGB")
     return np.asarray(im)
 
 
@@ -248,8 +259,8 @@ def write_picture(path: str | os.PathLike, pic: Picture) -> None:
     pixels = pic.pixels
     if pixels.dtype == np.uint16 and fmt not in SIXTEEN_BIT:
         pixels = (pixels // 257).astype(np.uint8)
-    if fmt == "JPEG" and pixels.ndim == 3 and pixels.shape[2] == 4:
-        pixels = pixels[..., :3]  # JPEG holds no alpha
+    if fmt in ("JPEG", "PPM") and pixels.ndim == 3 and pixels.shape[2] == 4:
+        pixels = pixels[..., :3]  # JPEG and PPM hold no alpha
     try:
         with atomic_output(path) as tmp:
             _write_pixels(tmp, path, pic, fmt, pixels)
@@ -348,19 +359,23 @@ def _is_own_output(p: Path) -> bool:
 
 
 def expand_inputs(inputs: list[str | os.PathLike], recursive: bool = False,
-                  skipped: list[Path] | None = None) -> list[tuple[Path, Path | None]]:
+                  skipped: list[Path] | None = None, unread: list[Path] | None = None
+                  ) -> list[tuple[Path, Path | None]]:
     """Files and folders -> (file, the folder it was found in or None), in order.
 
     Folders yield their pictures (sub-folders too with ``recursive``), skipping
-    filmcolor's own earlier results (appended to ``skipped`` when given).
+    filmcolor's own earlier results (appended to ``skipped`` when given) and
+    pictures of kinds it does not read (appended to ``unread``).
     Paths that don't exist are kept, to be reported as failures.
     """
     found: list[tuple[Path, Path | None]] = []
     for item in map(Path, inputs):
         if item.is_dir():
             walk = item.rglob("*") if recursive else item.iterdir()
-            pics = sorted(p for p in walk if p.is_file() and p.suffix.lower() in FORMATS)
-            for p in pics:
+            files = sorted(p for p in walk if p.is_file() and not p.name.startswith("."))
+            if unread is not None:
+                unread += [p for p in files if p.suffix.lower() in UNREAD]
+            for p in (p for p in files if p.suffix.lower() in FORMATS):
                 if not _is_own_output(p):
                     found.append((p, item))
                 elif skipped is not None:
@@ -371,7 +386,7 @@ def expand_inputs(inputs: list[str | os.PathLike], recursive: bool = False,
 
 
 def plan_jobs(inputs: list[str | os.PathLike], output: str | os.PathLike | None, recursive: bool = False,
-              skipped: list[Path] | None = None) -> list[Job]:
+              skipped: list[Path] | None = None, unread: list[Path] | None = None) -> list[Job]:
     """Decide where each result goes.
 
     One input file and ``output`` with a picture suffix: the output is that
@@ -381,7 +396,7 @@ def plan_jobs(inputs: list[str | os.PathLike], output: str | os.PathLike | None,
     Without ``output``: ``<stem>_color<suffix>`` beside the input. An output
     that would overwrite an input, or another output, is an error of that job.
     """
-    found = expand_inputs(inputs, recursive, skipped)
+    found = expand_inputs(inputs, recursive, skipped, unread)
     single = len(found) == 1 and found[0][1] is None
     out = Path(output) if output is not None else None
     if out is not None and not single and not out.is_dir() and out.suffix.lower() in FORMATS:
@@ -404,8 +419,8 @@ def plan_jobs(inputs: list[str | os.PathLike], output: str | os.PathLike | None,
             job.error = "no such file"
         elif kind in FILM_SUFFIXES:
             job.error = "this is a film: use `filmcolor video IN OUT`"
-        elif kind == ".gif":
-            job.error = "GIF is not supported (use PNG, JPEG, TIFF, WebP or BMP)"
+        elif kind in UNREAD:
+            job.error = unread_reason(job.src)
         elif key in sources:
             job.error = f"output {job.dst} is an input; refusing to overwrite it"
         elif key in seen:
@@ -414,6 +429,14 @@ def plan_jobs(inputs: list[str | os.PathLike], output: str | os.PathLike | None,
             job.error = f"output {job.dst}: unknown picture format {job.dst.suffix!r}"
         seen.add(key)
     return jobs
+
+
+def unread_reason(path: Path) -> str:
+    """Why a picture of a kind filmcolor does not read is refused, and the way out."""
+    kind = UNREAD[path.suffix.lower()]
+    if kind == "GIF":
+        return "GIF is not supported (its 256 colours cannot hold the result: convert it to PNG)"
+    return f"{kind} pictures are not read (convert to TIFF, PNG or JPEG first)"
 
 
 def _key(p: Path) -> str:

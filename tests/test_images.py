@@ -413,3 +413,23 @@ def test_recursive_folder(run, tmp_path):
     assert (tmp_path / "a" / "one_color.png").exists() and not (tmp_path / "a" / "b" / "two_color.png").exists()
     assert run(tmp_path / "a", "-r").exit_code == 0
     assert (tmp_path / "a" / "b" / "two_color.png").exists()
+
+
+def test_a_folder_run_reads_every_kind_pillow_reads_and_names_the_rest(run, tmp_path):
+    scans = tmp_path / "scans"
+    scans.mkdir()
+    kinds = {"jpe": "JPEG", "jfif": "JPEG", "tga": "TGA", "jp2": "JPEG2000", "ppm": "PPM", "avif": "AVIF"}
+    for ext, fmt in kinds.items():
+        Image.fromarray(grey()).save(scans / f"p.{ext}", format=fmt)
+    Image.fromarray(grey()).save(scans / "anim.gif")
+    (scans / "phone.heic").write_bytes(b"\x00" * 64)
+    (scans / "notes.txt").write_text("not a picture")
+    r = run(scans, "-o", tmp_path / "out")
+    assert r.exit_code == 0, r.output
+    assert f"{len(kinds)} colorized" in r.output
+    assert "note: 2 pictures in a kind filmcolor does not read" in r.output and "anim.gif" in r.output
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(f"p.{e}" for e in kinds)
+    for ext, fmt in kinds.items():
+        with Image.open(tmp_path / "out" / f"p.{ext}") as im:
+            assert im.format == fmt and im.mode == "RGB" and im.size == (64, 48), ext
+            assert np.ptp(np.asarray(im).astype(int), axis=2).max() > 0  # coloured, not grey

@@ -44,14 +44,18 @@ from .common import (
 @guarded
 def image(inputs, output, recursive, compare, max_megapixels, reference_path, reference_strength, ray_address,
           model_path, device, size, quiet, debug):
-    """Colorize photos: files and folders of JPEG, PNG (8/16-bit), TIFF, WebP, BMP."""
+    """Colorize photos: files and folders of JPEG, PNG (8/16-bit), TIFF, WebP, BMP, TGA, JPEG 2000, PPM, AVIF."""
     from ..images import ImageOptions, colorize_task, plan_jobs, read_reference
 
     check_strength(reference_path is not None)
     reference = read_reference(reference_path, max_megapixels) if reference_path else None
 
     earlier: list[Path] = []
-    jobs = plan_jobs(list(inputs), output, recursive, earlier)
+    unread: list[Path] = []
+    jobs = plan_jobs(list(inputs), output, recursive, earlier, unread)
+    if unread:  # pictures of kinds filmcolor does not read, found in a folder: counted and named
+        shown = ", ".join(str(p) for p in unread[:3]) + (" ..." if len(unread) > 3 else "")
+        click.echo(f"note: {len(unread)} pictures in a kind filmcolor does not read: {shown}", err=True)
     if not jobs:
         fail("no pictures found in " + ", ".join(map(str, inputs)))
     replacing = [j.dst for j in jobs if j.error is None and j.dst.exists()]
