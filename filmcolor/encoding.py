@@ -169,7 +169,7 @@ def color_matrix(colorspace: int, height: int) -> tuple[str, int]:
 
 
 def describe(stream: av.stream.Stream) -> str:
-    name = stream.codec_context.name if stream.codec_context else "unknown"
+    name = stream.codec_context.name if stream.codec_context else (getattr(stream, "name", None) or "unknown")
     return f"#{stream.index} {stream.type} ({name})"
 
 

@@ -9,7 +9,7 @@ import shutil
 
 import pytest
 from click.testing import CliRunner
-from media import ffprobe
+from media import ffprobe, make_clip
 from test_archive import colorize, ffmpeg
 
 from filmcolor.cli import main
@@ -69,12 +69,21 @@ def test_the_catalogue_goes_through(tiny_model, tmp_path, catalogued, suffix, se
     assert [default for *_, default in got["streams"][1:]] == [0, 1]
     if suffix == ".mkv":
         assert [title for *_, title, _ in got["streams"]] == ["Main picture", "English", "Français"]
-        assert "cannot hold" not in said
-    else:  # QuickTime keeps no track titles: said, once, naming them
-        assert [title for *_, title, _ in got["streams"]] == [None, None, None]
-        lines = [line for line in said.splitlines() if "cannot hold" in line]
-        assert len(lines) == 1 and "title 'English'" in lines[0] and "title 'Français'" in lines[0], said
-        assert lines[0].startswith(f"warning: {suffix} cannot hold")
+    else:  # QuickTime writes a track's title as its "name" (this FFmpeg's ffprobe does not show it): in the file
+        data = out.read_bytes()
+        assert all(t.encode() in data for t in ("Main picture", "English", "Français"))
+    assert "cannot hold" not in said and "warning" not in said, said
+
+
+def test_what_the_output_cannot_hold_is_said_once(tiny_model, tmp_path, catalogued):
+    out = tmp_path / "out.avi"  # AVI keeps the film's title, date and comment, but no languages or chapters
+    said = colorize(tiny_model, catalogued, out)
+    got = catalogue(out)
+    assert (got["title"], got["date"], got["comment"]) == ("Reel One", "1952", "Archive scan 2019")
+    assert got["chapters"] == [] and [lang for _, lang, *_ in got["streams"]] == [None, None, None]
+    lines = [line for line in said.splitlines() if "cannot hold" in line]
+    assert len(lines) == 1 and lines[0].startswith("warning: .avi cannot hold"), said
+    assert "language 'fra'" in lines[0] and "3 of 3 chapters" in lines[0]
 
 
 def test_a_dv_files_timecode_and_frame_rate_go_through(tiny_model, tmp_path):
@@ -104,3 +113,55 @@ def test_an_rgb_source_plays_everywhere_unless_asked(tiny_model, tmp_path):
                                   "--size", "64", "--pix-fmt", "rgb24"])
     assert r.exit_code == 1 and "--pix-fmt rgb24: libx264 cannot encode" in r.output
     assert not (tmp_path / "no.mp4").exists()
+
+
+def test_streams_that_are_not_content_are_dropped_with_a_note(tiny_model, tmp_path):
+    disc = ffmpeg(tmp_path / "VTS_01_1.VOB", "-f", "lavfi", "-i", "testsrc2=size=720x576:rate=25:duration=1",
+                  "-f", "lavfi", "-i", "sine=duration=1", "-c:v", "mpeg2video", "-c:a", "mp2", "-f", "dvd")
+    assert ffprobe(disc, "-show_streams")["streams"][0]["codec_name"] == "dvd_nav_packet"  # as every disc has
+    for suffix in (".mkv", ".mp4"):
+        said = colorize(tiny_model, disc, tmp_path / f"disc{suffix}")
+        assert "#0 data (dvd_nav_packet) dropped: DVD navigation" in said
+        assert [s["codec_type"] for s in ffprobe(tmp_path / f"disc{suffix}", "-show_streams")["streams"]] == \
+            ["video", "audio"]
+
+
+def test_a_quicktime_films_chapter_track_goes_as_chapters(tiny_model, tmp_path, catalogued):
+    first = tmp_path / "first.mp4"  # filmcolor's own .mp4: its chapters are a text track there
+    colorize(tiny_model, catalogued, first)
+    assert "data" in [s["codec_type"] for s in ffprobe(first, "-show_streams")["streams"]]
+    for suffix in (".mkv", ".mp4"):
+        said = colorize(tiny_model, first, tmp_path / f"again{suffix}")
+        assert "dropped: the chapter track of a QuickTime file" in said
+        assert catalogue(tmp_path / f"again{suffix}")["chapters"] == catalogue(catalogued)["chapters"]
+    mkv = catalogue(tmp_path / "again.mkv")
+    assert [title for *_, title, _ in mkv["streams"]] == ["Main picture", "English", "Français"]  # "name" -> title
+
+
+def test_drop_leaves_streams_out_and_a_refusal_names_the_ways_out(tiny_model, tmp_path):
+    src = make_clip(tmp_path / "in.mkv", frames=12, audio="aac", subtitles=True)
+    r = CliRunner().invoke(main, ["video", str(src), str(tmp_path / "o.mp4"), "--model", str(tiny_model),
+                                  "--size", "64"])
+    assert r.exit_code == 1
+    assert "cannot go into .mp4; use .mkv, which holds it, or drop it with --drop 2" in r.output, r.output
+    said = colorize(tiny_model, src, tmp_path / "o.mp4", "--drop", "s")
+    assert "#2 subtitle (srt) dropped (--drop)" in said
+    assert [s["codec_type"] for s in ffprobe(tmp_path / "o.mp4", "-show_streams")["streams"]] == ["video", "audio"]
+    said = colorize(tiny_model, src, tmp_path / "o.mkv", "--drop", "a:0")
+    assert [s["codec_type"] for s in ffprobe(tmp_path / "o.mkv", "-show_streams")["streams"]] == ["video", "subtitle"]
+    for spec, says in (("9", "the source has no such stream"), ("v:0", "that is the film being colorized"),
+                       ("x", "give a stream number")):
+        r = CliRunner().invoke(main, ["video", str(src), str(tmp_path / "n.mkv"), "--model", str(tiny_model),
+                                      "--size", "64", "--drop", spec])
+        assert r.exit_code == 1 and f"--drop {spec}: {says}" in r.output, r.output
+
+
+def test_a_font_attachment_is_copied_without_a_false_alarm(tiny_model, tmp_path):
+    font = tmp_path / "font.ttf"
+    font.write_bytes(bytes(range(256)) * 8)
+    src = ffmpeg(tmp_path / "subbed.mkv", "-f", "lavfi", "-i", "testsrc2=size=96x64:rate=24:duration=0.5",
+                 "-c:v", "libx264", "-attach", str(font), "-metadata:s:t", "mimetype=application/x-truetype-font")
+    said = colorize(tiny_model, src, tmp_path / "o.mkv")
+    assert "warning" not in said and "#1 attachment" in said  # named among the copied streams
+    [att] = [s for s in ffprobe(tmp_path / "o.mkv", "-show_streams")["streams"] if s["codec_type"] == "attachment"]
+    assert int(att["extradata_size"]) == len(font.read_bytes())

@@ -40,6 +40,9 @@ from .common import (
               help="Run the network on at most every Nth frame of a steady shot and carry colour "
                    "along the motion between (1: every frame; needs smoothing).")
 @click.option("--deinterlace", is_flag=True, help="Deinterlace (bwdif) before colorizing.")
+@click.option("--drop", multiple=True, metavar="STREAM",
+              help="Leave a stream of the source out: its number (3), a kind (a, s, d, t: every audio, subtitle, "
+                   "data or attachment stream) or the n-th of a kind (a:1, the second audio). Repeatable.")
 @click.option("--pix-fmt", default=None, metavar="FORMAT",
               help="The encoder's pixel format (yuv420p, yuv444p, yuv422p10le, ...). Default: the source's depth "
                    "and chroma where the codec takes them; 8-bit RGB sources 4:2:0 in x264/x265/AV1/VP9.")
@@ -63,7 +66,7 @@ from .common import (
                    'Needs pip install "filmcolor[ray]".')
 @model_options
 @guarded
-def video(paths, out_dir, codec, crf, preset, batch_size, no_smooth, key_interval, deinterlace, pix_fmt, references,
+def video(paths, out_dir, codec, crf, preset, batch_size, no_smooth, key_interval, deinterlace, drop, pix_fmt, references,
           reference_list, reference_strength, segment_seconds, workers, restart, ray_address, model_path, device, size, quiet,
           debug):
     """Colorize a film IN into OUT, or several into a folder: every frame and timestamp kept, sound and
@@ -85,7 +88,8 @@ def video(paths, out_dir, codec, crf, preset, batch_size, no_smooth, key_interva
     check_strength(bool(references or reference_list))
     films = [(p, out_dir / p.name) for p in paths] if out_dir is not None else [(paths[0], paths[1])]
     opts = VideoOptions(codec=codec, crf=crf, preset=preset, batch_size=batch_size,
-                        smooth=not no_smooth, key_interval=key_interval, deinterlace=deinterlace, pix_fmt=pix_fmt)
+                        smooth=not no_smooth, key_interval=key_interval, deinterlace=deinterlace, pix_fmt=pix_fmt,
+                        drop=tuple(drop))
     from ..images import read_reference
 
     given = _shots(references, reference_list)

@@ -26,6 +26,7 @@ from ..encoding import (
 from ..errors import OutputError
 from .options import VideoOptions
 from .source import FIELD_CODES, FIELD_PROGRESSIVE, Source, check_steady_rate
+from .streams import dropped, not_content, refusal
 
 # AVColorTransferCharacteristic and AVColorSpace numbers (libavutil/pixfmt.h)
 HDR_TRANSFERS = {16: "PQ, SMPTE 2084", 18: "HLG, ARIB STD-B67"}
@@ -88,14 +89,22 @@ def plan_output(source: Source, opts: VideoOptions, fmt_name: str, suffix: str, 
     if not container_takes(fmt_name, lambda c: add_video(c, source, plan, opts)):
         raise OutputError(f"{opts.codec} video cannot go into {where} (try .mkv, which holds every codec filmcolor writes)")
     if not video_only:
-        _plan_other_streams(source, plan, fmt_name, where)
+        _plan_other_streams(source, plan, opts, fmt_name, where)
     return plan
 
 
-def _plan_other_streams(source: Source, plan: OutputPlan, fmt_name: str, where: str) -> None:
+def _plan_other_streams(source: Source, plan: OutputPlan, opts: VideoOptions, fmt_name: str, where: str) -> None:
+    drop = dropped(source.container, source.vin, opts.drop)
     for s in source.container.streams:
         if s is source.vin or (s.type == "data" and s.metadata.get("timecode")):
             continue  # the film itself; a timecode track, written as the video's timecode (source.py)
+        if s.index in drop:
+            plan.notices.append(f"{describe(s)} dropped (--drop)")
+            continue
+        why = not_content(source.container, s)
+        if why:
+            plan.notices.append(f"{describe(s)} dropped: {why}")
+            continue
         if s.type == "video" and s.disposition & av.stream.Disposition.attached_pic:
             plan.notices.append(f"{describe(s)} is cover art: copied as it is")
         elif s.type == "video":
@@ -113,8 +122,8 @@ def _plan_other_streams(source: Source, plan: OutputPlan, fmt_name: str, where: 
                     plan.reencode[s.index] = enc
                     break
         if s.index not in plan.reencode:
-            raise OutputError(f"stream {describe(s)} cannot go into {where}; "
-                              "refusing to drop it (try .mkv, which holds almost any stream)")
+            raise refusal(s, where, fmt_name != "matroska" and container_takes(
+                "matroska", lambda c, s=s: c.add_stream_from_template(s)))
 
 
 def add_video(out: av.container.OutputContainer, source: Source, plan: OutputPlan,

@@ -113,9 +113,10 @@ class Muxer:
         if flush_video:
             for packet in self.vout.encode(None):
                 self.output.mux(packet)
-        self.report.copied = [describe(s) for s in self.plan.copy if self.copied[s.index]]
+        # an attachment (a font, a cover) is all header, no packets: copied whole with the stream
+        self.report.copied = [describe(s) for s in self.plan.copy if self.copied[s.index] or s.type == "attachment"]
         for s in self.plan.copy:
-            if not self.copied[s.index]:
+            if not self.copied[s.index] and s.type != "attachment":
                 dropped = " (.mp4 and .mov keep no empty track)" if self.output.format.name in ("mp4", "mov") else ""
                 self.report.warnings.append(f"{describe(s)} holds no packets in the source: an empty track{dropped}")
         for idx, stream in self.audio_out.items():

@@ -24,7 +24,10 @@ def carried(tags: dict[str, str]) -> dict[str, str]:
 
 def copy_stream_tags(src: av.stream.Stream, dst: av.stream.Stream) -> None:
     """Language, title and the like, and the disposition (default track, cover art)."""
-    dst.metadata.update(carried(dict(src.metadata)))
+    tags = carried(dict(src.metadata))
+    if "name" in tags and "title" not in tags:  # a QuickTime track's title, as FFmpeg reads it
+        tags["title"] = tags.pop("name")
+    dst.metadata.update(tags)
     dst.disposition = src.disposition
 
 
@@ -37,7 +40,9 @@ def copy_container_tags(src: av.container.InputContainer, dst: av.container.Outp
 
 
 def _catalogued(tags: dict[str, str]) -> dict[str, str]:
-    return {k.lower(): v for k, v in tags.items() if k.lower() in _CATALOGUED and v and v != "und"}
+    # QuickTime keeps a track's title as its "name" (FFmpeg's mov muxer writes it so, and reads it back so)
+    tags = {("title" if k.lower() == "name" else k.lower()): v for k, v in tags.items()}
+    return {k: v for k, v in tags.items() if k in _CATALOGUED and v and v != "und"}
 
 
 def what_was_lost(src: av.container.InputContainer, streams: list[av.stream.Stream], written: str,
