@@ -165,3 +165,15 @@ def test_a_font_attachment_is_copied_without_a_false_alarm(tiny_model, tmp_path)
     assert "warning" not in said and "#1 attachment" in said  # named among the copied streams
     [att] = [s for s in ffprobe(tmp_path / "o.mkv", "-show_streams")["streams"] if s["codec_type"] == "attachment"]
     assert int(att["extradata_size"]) == len(font.read_bytes())
+
+
+def test_a_progress_bar_past_the_headers_count_goes_on_without_a_total():
+    from tqdm import tqdm
+
+    from filmcolor.cli.films import _advance
+
+    with tqdm(total=68, disable=True) as bar:
+        _advance(bar, 60)
+        assert bar.total == 68
+        _advance(bar, 384)  # the header promised 68 frames; the film has 444
+        assert bar.total is None and bar.n == 444

@@ -221,7 +221,7 @@ class _FilmJob:
         try:
             report = render_in_segments(
                 src, dst, self.opts, self.model, self.segment_seconds, self.runner, self.restart, self.colorizer,
-                progress=lambda n: bars[0].update(n), on_start=start,
+                progress=lambda n: _advance(bars[0], n), on_start=start,
                 say=lambda text: None if self.quiet else tqdm.write(f"note: {text}", file=sys.stderr))
         except FilmcolorError as e:
             raise type(e)(f"{src}: {e}") from e
@@ -249,6 +249,14 @@ class _FilmJob:
                     click.echo(f"error: {outcome.key[0]}: {outcome.error}", err=True)
                     failed.append(outcome.key[0])
         return failed
+
+
+def _advance(bar: tqdm, n: int) -> None:
+    """Count ``n`` frames; past a total the header promised (an AVI's may be wrong: 68 of 444),
+    the bar goes on without a total rather than show 444/68."""
+    if bar.total and bar.n + n > bar.total:
+        bar.total = None
+    bar.update(n)
 
 
 def _say_report(dst: Path, report, seconds: float, quiet: bool) -> None:
