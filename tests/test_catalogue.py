@@ -168,11 +168,13 @@ def test_a_font_attachment_is_copied_without_a_false_alarm(tiny_model, tmp_path)
 
 
 def test_a_progress_bar_past_the_headers_count_goes_on_without_a_total():
+    import io
+
     from tqdm import tqdm
 
     from filmcolor.cli.films import _advance
 
-    with tqdm(total=68, disable=True) as bar:
+    with tqdm(total=68, file=io.StringIO()) as bar:
         _advance(bar, 60)
         assert bar.total == 68
         _advance(bar, 384)  # the header promised 68 frames; the film has 444
