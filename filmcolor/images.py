@@ -427,8 +427,18 @@ def plan_jobs(inputs: list[str | os.PathLike], output: str | os.PathLike | None,
             job.error = f"output {job.dst} would overwrite the result of another input"
         elif job.dst.suffix.lower() not in FORMATS:
             job.error = f"output {job.dst}: unknown picture format {job.dst.suffix!r}"
+        elif (folder := _unwritable(job.dst.parent)) is not None:  # said before any picture is colorized
+            job.error = f"cannot write in {folder}: permission denied"
         seen.add(key)
     return jobs
+
+
+def _unwritable(folder: Path) -> Path | None:
+    """The folder (or, for one to be made, its nearest existing parent) a new file
+    cannot be written in; None when it can."""
+    while not folder.exists() and folder.parent != folder:
+        folder = folder.parent
+    return None if os.access(folder, os.W_OK | os.X_OK) else folder
 
 
 def unread_reason(path: Path) -> str:

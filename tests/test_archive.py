@@ -199,9 +199,23 @@ def test_a_size_change_in_mid_stream_is_scaled_back_and_said(tiny_model, tmp_pat
     r = CliRunner().invoke(main, ["video", str(src), str(dst), "--model", str(tiny_model), "--size", "64", "-q"])
     assert r.exit_code == 0, r.output
     assert "warning: 25 frames changed to 160x120 yuv420p in mid-stream; scaled back to the film's 320x240" in r.output
+    assert "look narrower" not in r.output and "look wider" not in r.output  # the same 4:3 shape: nothing to say
     out = lumas(dst)
     assert len(out) == 50 and {o.shape for o in out} == {(240, 320)}
     assert strictly_increasing(frame_pts(dst))
+
+
+def test_a_change_of_shape_in_mid_stream_says_the_distortion(tiny_model, tmp_path):
+    four = ffmpeg(tmp_path / "43.ts", *lavfi_source(1, size="320x240", audio=None), "-c:v", "libx264", "-f", "mpegts")
+    wide = ffmpeg(tmp_path / "169.ts", *lavfi_source(1, size="320x180", audio=None), "-c:v", "libx264",
+                  "-f", "mpegts")
+    src = tmp_path / "spliced.ts"
+    src.write_bytes(four.read_bytes() + wide.read_bytes())
+    r = CliRunner().invoke(main, ["video", str(src), str(tmp_path / "o.mkv"), "--model", str(tiny_model),
+                                  "--size", "64", "-q"])
+    assert r.exit_code == 0, r.output
+    assert "frames changed to 320x180 yuv420p in mid-stream" in r.output
+    assert "their 16:9 picture fills the film's 4:3, so things in them look narrower than they are" in r.output
 
 
 @pytest.fixture

@@ -433,3 +433,19 @@ def test_a_folder_run_reads_every_kind_pillow_reads_and_names_the_rest(run, tmp_
         with Image.open(tmp_path / "out" / f"p.{ext}") as im:
             assert im.format == fmt and im.mode == "RGB" and im.size == (64, 48), ext
             assert np.ptp(np.asarray(im).astype(int), axis=2).max() > 0  # coloured, not grey
+
+
+def test_a_folder_that_cannot_be_written_is_said_before_the_model_loads(run, tmp_path, monkeypatch):
+    from filmcolor import colorizer as colorizer_module
+    from filmcolor import images
+
+    make(tmp_path / "a.png", grey())
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    real_access = os.access
+    monkeypatch.setattr(images.os, "access", lambda p, mode: Path(p) != locked and real_access(p, mode))
+    loads = []
+    monkeypatch.setattr(colorizer_module.Colorizer, "load", classmethod(lambda cls, *a, **k: loads.append(1)))
+    r = run(tmp_path / "a.png", "-o", locked / "sub" / "a.png")
+    assert r.exit_code == 1 and f"cannot write in {locked}: permission denied" in r.output, r.output
+    assert loads == []  # refused before the model was loaded, so before any picture was colorized

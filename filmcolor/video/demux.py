@@ -76,7 +76,7 @@ def decode(source: Source, plan: OutputPlan, opts: VideoOptions, retimer: Retime
         report.notices.append(f"timestamps repaired: {retimer.describe()}")
     for seen, n in report.resized_frames.items():
         report.warnings.append(f"{n} frames changed to {seen} in mid-stream; scaled back to the "
-                               f"film's {source.width}x{source.height} {source.in_format}")
+                               f"film's {source.width}x{source.height} {source.in_format}{_distortion(seen, source)}")
     if frames.interlaced_seen and not opts.deinterlace:
         kept = f"kept {FIELD_NAMES[plan.fields]}" if plan.fields else "its field order unknown, written as progressive"
         report.notices.append(f"source is interlaced ({kept}); --deinterlace would remove combing")
@@ -117,6 +117,21 @@ def say_what_is_missing(source: Source, retimer: Retimer, end: Fraction, report:
             f"the source says it lasts {float(declared_end):.2f} s but ends at {float(end):.2f} s: "
             f"the last {float(short):.2f} s (about {round(short * rate)} frames) are missing "
             "(the file is cut short or damaged)")
+
+
+def _distortion(seen: str, source: Source) -> str:
+    """Where frames of another shape were scaled to the film's, what that did to them."""
+    w, h = (int(v) for v in seen.split()[0].split("x"))
+    theirs, ours = Fraction(w, h), Fraction(source.width, source.height)
+    if abs(theirs / ours - 1) < Fraction(1, 100):
+        return ""
+
+    def ratio(r: Fraction) -> str:
+        r = r.limit_denominator(20)
+        return f"{r.numerator}:{r.denominator}"
+
+    return (f": their {ratio(theirs)} picture fills the film's {ratio(ours)}, so things in them look "
+            f"{'narrower' if theirs > ours else 'wider'} than they are (pad or crop those frames first)")
 
 
 class _Frames:
