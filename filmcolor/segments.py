@@ -94,7 +94,7 @@ def plan(src: Path, segment_seconds: float) -> tuple[list[Segment], str | None]:
             return [], "an MPEG-TS/PS clock may restart"
         times, keys, missing = [], [], 0
         for p in c.demux(v):
-            if not p.size:
+            if not p.size or p.is_discard:  # discarded: before an edit list's start, decoded but never shown
                 continue
             if p.pts is None:
                 missing += 1
@@ -200,6 +200,7 @@ def render_in_segments(src: str | os.PathLike, dst: str | os.PathLike, opts: Vid
         report.damaged_packets += part.damaged_packets
         report.lost_frames += part.lost_frames
         report.concealed_frames += part.concealed_frames
+        report.carried += part.carried
         report.notices += [n for n in part.notices if n not in report.notices]
         report.warnings += [w for w in part.warnings if w not in report.warnings]
         if i in kept:

@@ -253,3 +253,21 @@ def test_a_stopped_pool_keeps_every_finished_segment_and_the_rerun_renders_the_r
     assert f"{240 - 24 * len(done)} rendered now, {24 * len(done)} kept" in r.stderr
     assert len(frame_pts(dst)) == 240 and not work.exists()
     assert os.path.getsize(dst) > 0
+
+
+def test_an_edit_list_that_hides_leading_frames_renders_in_segments_as_in_one_piece(tiny_model, tmp_path):
+    import subprocess
+
+    long = make_clip(tmp_path / "long.mp4", frames=150, fps=25, audio="aac", options={"g": "50"})
+    cut = tmp_path / "cut.mp4"  # cut by stream copy between key frames: the frames before 1.3 s are hidden
+    subprocess.run(["ffmpeg", "-v", "error", "-ss", "1.3", "-i", str(long), "-c", "copy", "-t", "3", str(cut)],
+                   check=True)
+    with av.open(str(cut)) as c:
+        assert any(p.is_discard for p in c.demux(video=0) if p.size)
+    one, cut_up = tmp_path / "one.mkv", tmp_path / "segments.mkv"
+    assert run(tiny_model, cut, one, "--segment-seconds", "0").exit_code == 0
+    r = run(tiny_model, cut, cut_up, "--segment-seconds", "1")
+    assert r.exit_code == 0, r.output
+    assert re.search(r"rendered in [2-9] segments", r.output)
+    assert frame_pts(cut_up) == frame_pts(one) and len(frame_pts(one)) > 60
+    assert "coloured along the motion" in r.output  # the segments' count, summed
