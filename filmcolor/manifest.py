@@ -12,14 +12,17 @@ starts afresh (said).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, fields
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .errors import OutputError
 from .video import VideoOptions, VideoReport
 
 if TYPE_CHECKING:
@@ -31,6 +34,36 @@ MANIFEST = "manifest.json"
 
 def work_folder(dst: Path) -> Path:
     return dst.parent / f".{dst.name}.filmcolor"
+
+
+@contextlib.contextmanager
+def locked(dst: Path) -> Iterator[None]:
+    """Hold OUT's work folder for this run: a second run on the same output is
+    refused (it would take over or delete the first's segments) while the first
+    lives. An OS lock (flock), so a run that died holds nothing. Where the OS
+    has no flock (Windows), nothing is locked."""
+    try:
+        import fcntl
+    except ImportError:
+        yield
+        return
+    path = dst.parent / f".{dst.name}.filmcolor.lock"
+    with open(path, "a+") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            f.seek(0)
+            holder = f.read().strip() or "another process"
+            raise OutputError(f"another filmcolor ({holder}) is rendering {dst}: wait for it to end, or stop it "
+                              "(its finished segments are kept for a rerun)") from None
+        f.seek(0)
+        f.truncate()
+        f.write(f"pid {os.getpid()}, since {time.strftime('%H:%M:%S')}")
+        f.flush()
+        try:
+            yield
+        finally:
+            path.unlink(missing_ok=True)
 
 
 def identity(src: Path, opts: VideoOptions, model: ModelSpec, segment_seconds: float) -> dict:

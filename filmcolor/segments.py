@@ -176,6 +176,17 @@ def render_in_segments(src: str | os.PathLike, dst: str | os.PathLike, opts: Vid
         if whole:
             say(f"rendered in one piece ({whole}): an interruption starts it again")
         return colorize_video(colorizer or model.load(), src, dst, opts, progress, on_start)
+    with manifest.locked(dst):
+        return _render_segments(src, dst, opts, model, segment_seconds, runner, restart, colorizer, progress,
+                                on_start, say, segments)
+
+
+def _render_segments(src: Path, dst: Path, opts: VideoOptions, model, segment_seconds: float, runner: Runner,
+                     restart: bool, colorizer, progress: Callable[[int], None], on_start, say: Callable[[str], None],
+                     segments: list[Segment]) -> VideoReport:
+    """render_in_segments once the work folder is this run's."""
+    from .runners import Serial
+
     work = manifest.work_folder(dst)
     files = [work / s.name(opts.codec) for s in segments]
     fresh = not work.exists()

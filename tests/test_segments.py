@@ -271,3 +271,16 @@ def test_an_edit_list_that_hides_leading_frames_renders_in_segments_as_in_one_pi
     assert re.search(r"rendered in [2-9] segments", r.output)
     assert frame_pts(cut_up) == frame_pts(one) and len(frame_pts(one)) > 60
     assert "coloured along the motion" in r.output  # the segments' count, summed
+
+
+def test_a_second_run_on_the_same_output_is_refused_while_the_first_lives(tiny_model, tmp_path, film):
+    from filmcolor import manifest
+
+    dst = tmp_path / "o.mkv"
+    with manifest.locked(dst):  # as a first run holds it
+        r = run(tiny_model, film, dst, "--segment-seconds", "1")
+        assert r.exit_code == 1 and "another filmcolor (pid " in r.output and f"is rendering {dst}" in r.output
+        assert not dst.exists()
+    r = run(tiny_model, film, dst, "--segment-seconds", "1")  # the first has ended: the lock went with it
+    assert r.exit_code == 0, r.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["o.mkv"]  # no lock file, no work folder left
