@@ -3,10 +3,10 @@ beside OUT: what lets an interrupted render resume.
 
 ``manifest.json`` holds the job's identity (the source's size and
 modification time, the options and model that shape the pixels, the
-segment plan). Each segment is written under a temporary name and renamed
-when complete (files.atomic_output), then its report is written beside it
-(``seg_NNNN.json``): a segment whose file and report are both there is done,
-whatever ran it and however the run ended. A changed source, model or option
+segment plan). Each segment is written under a hidden name (files.atomic_output
+finishes it there), its report is written beside it (``seg_NNNN.json``), and
+only then is it renamed to its own name: a segment at its own name is done,
+with its report, whatever ran it and however the run ended. A changed source, model or option
 starts afresh (said).
 """
 

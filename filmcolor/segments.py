@@ -139,15 +139,18 @@ def render_segment(src: str, seg_path: str, opts: VideoOptions, seg: Segment, mo
     those the plan counted is an error: the file could not be sought as the plan
     assumed."""
     seg_file = Path(seg_path)
-    report = render_window(model.load(), Path(src), seg_file, opts, seg, progress)
+    # complete but not yet done: its report is written first, so a segment at its own name always has one
+    staged = seg_file.with_name(f".{seg_file.name}")
+    report = render_window(model.load(), Path(src), staged, opts, seg, progress)
     if report.window_packets != seg.frames or report.first_pts is None or report.first_pts < seg.start:
-        seg_file.unlink(missing_ok=True)
+        staged.unlink(missing_ok=True)
         raise InputError(f"segment {seg.index} came out with {report.window_packets} frames where the film has "
                          f"{seg.frames} (seeking in this file is not exact): render it in one piece with "
                          "--segment-seconds 0")
     # the packets were right: frames short of them are frames the decoder could not give (damage)
     report.lost_frames = max(0, seg.frames - report.frames - report.damaged_packets)
     manifest.save_report(seg_file, report)
+    os.replace(staged, seg_file)
     return report
 
 
