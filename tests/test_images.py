@@ -449,3 +449,12 @@ def test_a_folder_that_cannot_be_written_is_said_before_the_model_loads(run, tmp
     r = run(tmp_path / "a.png", "-o", locked / "sub" / "a.png")
     assert r.exit_code == 1 and f"cannot write in {locked}: permission denied" in r.output, r.output
     assert loads == []  # refused before the model was loaded, so before any picture was colorized
+
+
+@pytest.mark.parametrize("size", [(40000, 300), (9000, 32)])  # a side too long; a shape too long (281:1)
+def test_a_picture_too_long_for_opencv_is_refused_from_its_header(run, tmp_path, size):
+    w, h = size
+    path = make(tmp_path / "strip.png", np.zeros((h, w), np.uint8))
+    r = run(path)
+    assert r.exit_code == 1 and f"{w}x{h} is too long a picture for filmcolor" in r.output, r.output
+    assert "unexpected" not in r.output
