@@ -27,6 +27,8 @@ import cv2
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from . import captions
+from .captions import Captions
 from .errors import FilmcolorError, InputError, OutputError
 from .files import atomic_output
 
@@ -85,6 +87,7 @@ class Picture:
     exif: bytes | None = None  # with orientation reset to 1
     icc: bytes | None = None
     dpi: tuple[float, float] | None = None  # scanning resolution, where the file gave one
+    captions: Captions = field(default_factory=Captions)  # XMP, IPTC, comments, PNG text and gamma
 
 
 def read_reference(path: str | os.PathLike, max_megapixels: float = 250.0) -> np.ndarray:
@@ -134,6 +137,7 @@ def read_picture(path: str | os.PathLike, max_megapixels: float = 250.0) -> Pict
                     exif_tags = im.getexif()
                 icc = im.info.get("icc_profile")
                 dpi = _dpi(im.info.get("dpi"))
+                caps = captions.read(im)
                 pixels = _decode_pillow(im) if fmt in PILLOW_DECODES else None
     except UnidentifiedImageError:
         raise InputError("not a picture filmcolor can read") from None
@@ -155,7 +159,7 @@ def read_picture(path: str | os.PathLike, max_megapixels: float = 250.0) -> Pict
         if _ORIENTATION in exif_tags:
             exif_tags[_ORIENTATION] = 1
         exif = exif_tags.tobytes()
-    return Picture(pixels=pixels, format=fmt, exif=exif, icc=icc, dpi=dpi)
+    return Picture(pixels=pixels, format=fmt, exif=exif, icc=icc, dpi=dpi, captions=caps)
 
 
 def _dpi(value: object) -> tuple[float, float] | None:
@@ -247,7 +251,7 @@ def _upright(pixels: np.ndarray, orientation: int) -> np.ndarray:
     return np.ascontiguousarray(op(pixels)) if op else pixels
 
 
-def write_picture(path: str | os.PathLike, pic: Picture) -> None:
+def write_picture(path: str | os.PathLike, pic: Picture) -> list[str]:
     """Write ``pic`` in the format its suffix names, through a temporary file that is
     renamed at the end, so an interrupted run leaves no truncated picture.
 
@@ -266,11 +270,22 @@ def write_picture(path: str | os.PathLike, pic: Picture) -> None:
         pixels = (pixels // 257).astype(np.uint8)
     if fmt in ("JPEG", "PPM") and pixels.ndim == 3 and pixels.shape[2] == 4:
         pixels = pixels[..., :3]  # JPEG and PPM hold no alpha
+    colour = pixels.ndim == 3 and pixels.shape[2] >= 3
+    icc, icc_said = captions.fit_icc(pic.icc, colour)
+    pic = replace(pic, icc=icc)
     try:
         with atomic_output(path) as tmp:
             _write_pixels(tmp, path, pic, fmt, pixels)
     except OSError as e:
         raise OutputError(f"cannot write {path}: {e.strerror or e}") from None
+    sixteen = pixels.dtype == np.uint16
+    said = [icc_said] if icc_said else []
+    gone = captions.lost(pic.captions, fmt, sixteen)
+    if sixteen and fmt == "TIFF" and pic.exif:
+        gone.append("caption, artist, copyright and date (OpenCV writes 16-bit TIFF without them)")
+    if gone:
+        said.append(f"{'16-bit ' if sixteen else ''}{fmt} output cannot hold the source's {'; '.join(gone)}: not kept")
+    return said
 
 
 def _write_pixels(tmp: str, path: Path, pic: Picture, fmt: str, pixels: np.ndarray) -> None:
@@ -287,7 +302,7 @@ def _write_pixels(tmp: str, path: Path, pic: Picture, fmt: str, pixels: np.ndarr
         data = buf.tobytes()
         if pic.dpi and fmt == "PNG":
             data = _with_png_dpi(data, pic.dpi)
-        Path(tmp).write_bytes(data)
+        Path(tmp).write_bytes(captions.finish(data, fmt, pic.captions, sixteen_bit=True))
     else:
         opts = {}
         if pic.exif and fmt in EXIF_FORMATS:
@@ -302,7 +317,10 @@ def _write_pixels(tmp: str, path: Path, pic: Picture, fmt: str, pixels: np.ndarr
             opts["icc_profile"] = pic.icc
         if fmt in ("JPEG", "WEBP"):
             opts["quality"] = 95
+        opts.update(captions.save_options(pic.captions, fmt))
         Image.fromarray(pixels).save(tmp, format=fmt, **opts)
+        if fmt in ("JPEG", "PNG") and pic.captions:
+            Path(tmp).write_bytes(captions.finish(Path(tmp).read_bytes(), fmt, pic.captions, sixteen_bit=False))
 
 
 def _with_png_dpi(png: bytes, dpi: tuple[float, float]) -> bytes:
@@ -470,6 +488,7 @@ class JobResult:
     megapixels: float = 0.0
     outputs: list[Path] = field(default_factory=list)
     trace: str | None = None  # the traceback of the error, with ImageOptions.debug
+    warnings: list[str] = field(default_factory=list)  # what of the source's file the output could not keep
 
 
 def colorize_task(model: ModelSpec, job: Job, opts: ImageOptions, progress=None) -> JobResult:
@@ -491,14 +510,14 @@ def colorize_file(colorizer: Colorizer | None, job: Job, opts: ImageOptions) -> 
         colored = colorizer.colorize(pic.pixels, opts.reference)
         assert job.dst is not None
         job.dst.parent.mkdir(parents=True, exist_ok=True)
-        write_picture(job.dst, replace(pic, pixels=colored))
+        said = write_picture(job.dst, replace(pic, pixels=colored))
         outputs = [job.dst]
         if opts.compare:
             cmp = compare_path(job.dst)
             write_picture(cmp, replace(pic, pixels=side_by_side(pic.pixels, colored)))
             outputs.append(cmp)
         h, w = pic.pixels.shape[:2]
-        return JobResult(job, True, megapixels=h * w / 1e6, outputs=outputs)
+        return JobResult(job, True, megapixels=h * w / 1e6, outputs=outputs, warnings=said)
     except FilmcolorError as e:
         return _failed(job, str(e), opts)
     except MemoryError:

@@ -111,6 +111,8 @@ class _Tally:
         self.report(JobResult(outcome.key, False, f"unexpected {type(e).__name__}: {e} (run with --debug for details)"))
 
     def report(self, result) -> None:
+        for warning in result.warnings:
+            tqdm.write(f"warning: {result.job.src}: {warning}", file=sys.stderr)
         if result.ok:
             self.done += 1
             self.megapixels += result.megapixels
