@@ -179,3 +179,16 @@ def test_a_progress_bar_past_the_headers_count_goes_on_without_a_total():
         assert bar.total == 68
         _advance(bar, 384)  # the header promised 68 frames; the film has 444
         assert bar.total is None and bar.n == 444
+
+
+@pytest.mark.parametrize(("name", "args"), [
+    ("alpha.webm", ["-c:v", "libvpx-vp9", "-pix_fmt", "yuva420p"]),
+    ("alpha.mov", ["-c:v", "prores_ks", "-profile:v", "4", "-pix_fmt", "yuva444p10le"]),
+])
+def test_a_source_with_alpha_says_it_is_lost(tiny_model, tmp_path, name, args):
+    src = ffmpeg(tmp_path / name, "-f", "lavfi", "-i", "testsrc2=size=96x64:rate=24:duration=0.3,format=yuva420p",
+                 *args)
+    said = colorize(tiny_model, src, tmp_path / "o.mkv", "--codec", "ffv1")
+    assert "warning: source has an alpha channel (transparency), which filmcolor does not keep" in said
+    plain = colorize(tiny_model, make_clip(tmp_path / "plain.mp4", frames=6), tmp_path / "p.mkv")
+    assert "alpha channel" not in plain

@@ -79,6 +79,9 @@ def plan_output(source: Source, opts: VideoOptions, fmt_name: str, suffix: str, 
                         "colour will be off")
     if fmt_name == "avi":
         check_steady_rate(source)
+    if _has_alpha(source):
+        warnings.append("source has an alpha channel (transparency), which filmcolor does not keep: "
+                        "the output is opaque")
     fields = None if opts.deinterlace else FIELD_ORDERS.get(source.field_order())
     if fields and not CODECS[opts.codec].interlaced:
         notices.append(f"{opts.codec} has no interlaced coding: the fields are kept, "
@@ -91,6 +94,14 @@ def plan_output(source: Source, opts: VideoOptions, fmt_name: str, suffix: str, 
     if not video_only:
         _plan_other_streams(source, plan, opts, fmt_name, where)
     return plan
+
+
+def _has_alpha(source: Source) -> bool:
+    """Whether the film carries transparency: a pixel format with alpha (ProRes 4444,
+    QuickTime Animation), or VP9's, which WebM keeps beside the picture (alpha_mode)."""
+    if any(c.is_alpha for c in av.VideoFormat(source.in_format, 64, 64).components):
+        return True
+    return source.vin.metadata.get("alpha_mode", source.vin.metadata.get("ALPHA_MODE")) == "1"
 
 
 def _plan_other_streams(source: Source, plan: OutputPlan, opts: VideoOptions, fmt_name: str, where: str) -> None:
