@@ -214,7 +214,6 @@ def _render_segments(src: Path, dst: Path, opts: VideoOptions, model, segment_se
         report.damaged_packets += part.damaged_packets
         report.lost_frames += part.lost_frames
         report.concealed_frames += part.concealed_frames
-        report.carried += part.carried
         report.notices += [n for n in part.notices if n not in report.notices]
         report.warnings += [w for w in part.warnings if w not in report.warnings]
         if i in kept:
