@@ -44,6 +44,7 @@ M = [
  ("--drop ignored", "filmcolor/video/layout.py", "        if s.index in drop:", "        if False:", ["tests/test_catalogue.py"]),
  ("DVD navigation carried", "filmcolor/video/streams.py", '    if name == "dvd_nav_packet":', '    if False:', ["tests/test_catalogue.py"]),
  ("RGB kept 4:4:4", "filmcolor/encoding.py", '    if rgb_as_420(codec, in_format) and "yuv420p" in formats:', "    if False:", ["tests/test_catalogue.py"]),
+ ("alpha plane not copied", "filmcolor/frames.py", "            if lay.alpha:\n", "            if False:\n", ["tests/test_catalogue.py"]),
  ("--ray address not checked", "filmcolor/cluster.py", "        _check_reachable(address)\n", "        pass\n", ["tests/test_runners.py"]),
 ]
 only = sys.argv[1:]

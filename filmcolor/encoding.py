@@ -31,6 +31,18 @@ PLANAR = {
 OUTPUT_FORMATS = [n for n in PLANAR if n.startswith("yuv") and not n.startswith("yuvj")]
 
 
+def with_alpha(name: str) -> str:
+    """The planar format of ``name`` (a key of PLANAR) with an alpha plane: yuv444p10le -> yuva444p10le."""
+    return name.replace("yuv", "yuva", 1)
+
+
+def alpha_format(codec: str, out_format: str) -> str | None:
+    """``out_format`` with alpha, where ``codec``'s encoder takes it; else None."""
+    encoder = av.codec.Codec(CODECS[codec].encoder, "w")
+    name = with_alpha(out_format)
+    return name if any(f.name == name for f in encoder.video_formats or []) else None
+
+
 @functools.lru_cache(maxsize=32)  # asked per frame for formats read through a conversion
 def planar_equivalent(name: str) -> str:
     """The PLANAR format that keeps what pixel format ``name`` holds, judged by
@@ -73,6 +85,8 @@ class CodecPreset:
     interlaced: tuple = ()
     # a codec films are delivered in (x264, x265, AV1, VP9): 8-bit 4:2:0 is what every player plays
     delivery: bool = False
+    # options for writing an alpha plane, where the encoder needs some (ProRes: the 4444 profile)
+    alpha: tuple = ()
 
     def options(self, crf: int, preset: str) -> dict:
         """FFmpeg options for quality ``crf`` and x264-style speed ``preset``."""
@@ -95,7 +109,7 @@ CODECS = {
     "libvpx-vp9": CodecPreset("libvpx-vp9", preset=lambda p: {"deadline": "good", "cpu-used": "2"},
                               extra=(("b", "0"),), crf_max=63, uses_preset=False, delivery=True),
     "prores": CodecPreset("prores_ks", crf_option=None, preset=lambda p: {}, extra=(("profile", "3"),),
-                          uses_preset=False, interlaced=(("flags", "+ildct"),)),
+                          uses_preset=False, interlaced=(("flags", "+ildct"),), alpha=(("profile", "4"),)),
     "ffv1": CodecPreset("ffv1", crf_option=None, preset=lambda p: {}, extra=(("level", "3"),),
                         uses_preset=False),
 }

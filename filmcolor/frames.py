@@ -21,7 +21,7 @@ import numpy as np
 
 from . import color
 from .colorizer import Colorizer, shrink, small_shape
-from .encoding import PLANAR, RANGE_JPEG, RANGE_MPEG, planar_equivalent, plane_view
+from .encoding import PLANAR, RANGE_JPEG, RANGE_MPEG, planar_equivalent, plane_view, with_alpha
 from .errors import FilmcolorError
 from .network import OutOfMemory
 from .reference import Reference
@@ -38,6 +38,7 @@ class FrameLayout:
     matrix: str  # for color.rgb_to_chroma
     out_space: int  # AVColorSpace tag
     full_range: bool
+    alpha: bool = False  # frames carry the source's alpha plane (out_format with alpha: encoding.with_alpha)
 
     @property
     def out_bits(self) -> int:
@@ -56,6 +57,18 @@ def luma_plane(frame: av.VideoFrame) -> tuple[np.ndarray, int]:
     bits = PLANAR[name][0]
     dtype = np.uint16 if bits > 8 else np.uint8
     return plane_view(frame.planes[0], dtype, frame.width, frame.height), bits
+
+
+def _alpha_plane(frame: av.VideoFrame, out_bits: int) -> np.ndarray:
+    """The frame's alpha (H, W) at ``out_bits``: its own plane where it is planar
+    with alpha (yuva444p12le from ProRes 4444), else through a conversion (argb)."""
+    name = frame.format.name
+    if not (name.startswith("yuva") and len(frame.planes) == 4):
+        frame = frame.reformat(format="yuva444p16le")
+        name = frame.format.name
+    bits = max(c.bits for c in frame.format.components if c.is_alpha)
+    dtype = np.uint16 if bits > 8 else np.uint8
+    return _requantize(plane_view(frame.planes[3], dtype, frame.width, frame.height), bits, out_bits)
 
 
 def _requantize(y: np.ndarray, bits: int, out_bits: int) -> np.ndarray:
@@ -131,8 +144,10 @@ class FrameColorizer:
         out = []
         for i, frame in enumerate(frames):
             y, bits = lumas[i]
-            new = av.VideoFrame(lay.width, lay.height, lay.out_format)
+            new = av.VideoFrame(lay.width, lay.height, with_alpha(lay.out_format) if lay.alpha else lay.out_format)
             plane_view(new.planes[0], dtype, lay.width, lay.height)[:] = _requantize(y, bits, lay.out_bits)
+            if lay.alpha:
+                plane_view(new.planes[3], dtype, lay.width, lay.height)[:] = _alpha_plane(frame, lay.out_bits)
             for k in (0, 1):
                 plane_view(new.planes[1 + k], dtype, cw, ch)[:] = cv2.resize(
                     chroma[i, k], (cw, ch), interpolation=cv2.INTER_LINEAR)

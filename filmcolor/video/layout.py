@@ -15,6 +15,7 @@ from ..encoding import (
     PLANAR,
     RANGE_JPEG,
     RANGE_MPEG,
+    alpha_format,
     choose_pixel_format,
     color_matrix,
     container_takes,
@@ -22,6 +23,7 @@ from ..encoding import (
     planar_equivalent,
     rgb_as_420,
     source_bits,
+    with_alpha,
 )
 from ..errors import OutputError
 from .options import VideoOptions
@@ -48,6 +50,7 @@ class OutputPlan:
     copy: list = field(default_factory=list)  # source streams copied packet by packet
     reencode: dict[int, str] = field(default_factory=dict)  # source stream index -> audio encoder
     video_only: bool = False  # a segment: no other stream, no tags
+    alpha: bool = False  # the source's alpha plane is written too (out_format with alpha)
     notices: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
@@ -79,15 +82,20 @@ def plan_output(source: Source, opts: VideoOptions, fmt_name: str, suffix: str, 
                         "colour will be off")
     if fmt_name == "avi":
         check_steady_rate(source)
-    if _has_alpha(source):
-        warnings.append("source has an alpha channel (transparency), which filmcolor does not keep: "
-                        "the output is opaque")
+    alpha = _alpha(source)
+    keeps = alpha == "planes" and alpha_format(opts.codec, out_format) is not None
+    if keeps:
+        notices.append(f"the source's alpha channel (transparency) is kept ({with_alpha(out_format)})")
+    elif alpha:
+        way = "; --codec prores or ffv1 keep it" if alpha == "planes" else ""
+        warnings.append(f"source has an alpha channel (transparency), which filmcolor does not keep with "
+                        f"{opts.codec if alpha == 'planes' else 'VP9 sources'}: the output is opaque{way}")
     fields = None if opts.deinterlace else FIELD_ORDERS.get(source.field_order())
     if fields and not CODECS[opts.codec].interlaced:
         notices.append(f"{opts.codec} has no interlaced coding: the fields are kept, "
                        f"woven in each frame, and marked {FIELD_NAMES[fields]}")
     plan = OutputPlan(out_format, matrix, out_space, full or cc.color_range == RANGE_JPEG, fields,
-                      video_only=video_only, notices=notices, warnings=warnings)
+                      video_only=video_only, alpha=keeps, notices=notices, warnings=warnings)
     where = f".{suffix.lstrip('.')}"
     if not container_takes(fmt_name, lambda c: add_video(c, source, plan, opts)):
         raise OutputError(f"{opts.codec} video cannot go into {where} (try .mkv, which holds every codec filmcolor writes)")
@@ -96,12 +104,15 @@ def plan_output(source: Source, opts: VideoOptions, fmt_name: str, suffix: str, 
     return plan
 
 
-def _has_alpha(source: Source) -> bool:
-    """Whether the film carries transparency: a pixel format with alpha (ProRes 4444,
-    QuickTime Animation), or VP9's, which WebM keeps beside the picture (alpha_mode)."""
+def _alpha(source: Source) -> str | None:
+    """How the film carries transparency: "planes" (a pixel format with alpha: ProRes
+    4444, QuickTime Animation), "vp9" (WebM keeps VP9's beside the picture, which
+    FFmpeg's own VP9 decoder leaves out), or None."""
     if any(c.is_alpha for c in av.VideoFormat(source.in_format, 64, 64).components):
-        return True
-    return source.vin.metadata.get("alpha_mode", source.vin.metadata.get("ALPHA_MODE")) == "1"
+        return "planes"
+    if source.vin.metadata.get("alpha_mode", source.vin.metadata.get("ALPHA_MODE")) == "1":
+        return "vp9"
+    return None
 
 
 def _plan_other_streams(source: Source, plan: OutputPlan, opts: VideoOptions, fmt_name: str, where: str) -> None:
@@ -144,6 +155,8 @@ def add_video(out: av.container.OutputContainer, source: Source, plan: OutputPla
     options = preset.options(opts.crf, opts.preset)
     if plan.fields:
         options.update((name, value.format(order=plan.fields)) for name, value in preset.interlaced)
+    if plan.alpha:
+        options.update(preset.alpha)
     if out.format.name == "avi":
         options["bf"] = "0"  # AVI keeps no presentation times: reordered frames would read back shifted
     for name, value in preset.environ:
@@ -151,7 +164,7 @@ def add_video(out: av.container.OutputContainer, source: Source, plan: OutputPla
     vin = source.vin
     stream = out.add_stream(preset.encoder, rate=source.rate, options=options)
     stream.width, stream.height = source.width, source.height
-    stream.pix_fmt = plan.out_format
+    stream.pix_fmt = with_alpha(plan.out_format) if plan.alpha else plan.out_format
     stream.time_base = 1 / source.rate if out.format.name == "avi" else vin.time_base  # AVI: one tick a frame
     cc = stream.codec_context
     cc.time_base = vin.time_base

@@ -129,7 +129,8 @@ def _colour_into(output, source: Source, plan: OutputPlan, opts: VideoOptions, c
     # ONNX Runtime comes with these: imported when a film is run, not for --help
     from ..frames import FrameColorizer, FrameLayout
 
-    layout = FrameLayout(source.width, source.height, plan.out_format, plan.matrix, plan.out_space, plan.in_full_range)
+    layout = FrameLayout(source.width, source.height, plan.out_format, plan.matrix, plan.out_space, plan.in_full_range,
+                         alpha=plan.alpha)
     seen, coloured = VideoReport(), VideoReport()  # each stage counts in its own report
     frame_colorizer = FrameColorizer(colorizer, layout, opts.batch_size, coloured.notices,
                                      key_interval=opts.key_interval, references=opts.references,
