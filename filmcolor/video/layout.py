@@ -67,11 +67,14 @@ def plan_output(source: Source, opts: VideoOptions, fmt_name: str, suffix: str, 
     if in_bits > src_bits:
         notices.append(f"source is {in_bits}-bit ({source.in_format}): kept at {src_bits} bits, the most filmcolor writes")
     out_format = choose_pixel_format(opts.codec, source.in_format, source.width, source.height, opts.pix_fmt)
+    alpha = _alpha(source)
+    keeps = alpha == "planes" and alpha_format(opts.codec, out_format) is not None
     if opts.pix_fmt is None and out_format == "yuv420p" and rgb_as_420(opts.codec, source.in_format):
         notices.append(f"source is {source.in_format}: written as yuv420p, which every player plays (the colour "
                        "comes from a small network, so 4:4:4 would hold no more of it); --pix-fmt yuv444p keeps 4:4:4")
     elif PLANAR[out_format][:3] != (src_bits, sx, sy):
-        notices.append(f"{opts.codec}: written as {out_format} (source {source.in_format})")
+        written = with_alpha(out_format) if keeps else out_format
+        notices.append(f"{opts.codec}: written as {written} (source {source.in_format})")
     matrix, out_space = color_matrix(cc.colorspace, source.height)
     hdr = HDR_TRANSFERS.get(cc.color_trc)
     if hdr:
@@ -82,10 +85,8 @@ def plan_output(source: Source, opts: VideoOptions, fmt_name: str, suffix: str, 
                         "colour will be off")
     if fmt_name == "avi":
         check_steady_rate(source)
-    alpha = _alpha(source)
-    keeps = alpha == "planes" and alpha_format(opts.codec, out_format) is not None
     if keeps:
-        notices.append(f"the source's alpha channel (transparency) is kept ({with_alpha(out_format)})")
+        notices.append("the source's alpha channel (transparency) is kept")
     elif alpha:
         way = "; --codec prores or ffv1 keep it" if alpha == "planes" else ""
         warnings.append(f"source has an alpha channel (transparency), which filmcolor does not keep with "
