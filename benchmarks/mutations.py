@@ -37,7 +37,7 @@ M = [
  ("a pool interrupted lets its workers run on", "filmcolor/runners.py", "            _stop_now(pool)\n", "            pass\n", ["tests/test_runners.py", "tests/test_segments.py"]),
  ("chapters and film tags dropped", "filmcolor/video/mux.py", "            copy_container_tags(source.container, output)\n", "            pass\n", ["tests/test_catalogue.py"]),
  ("a re-encoded track moved to the end", "filmcolor/video/mux.py", "            elif s.index in plan.reencode:", "            elif False:", ["tests/test_catalogue.py"]),
- ("stream languages dropped", "filmcolor/video/tags.py", "    dst.metadata.update(carried(dict(src.metadata)))\n    dst.disposition", "    dst.disposition", ["tests/test_catalogue.py"]),
+ ("stream languages dropped", "filmcolor/video/tags.py", "    dst.metadata.update(tags)\n", "    pass\n", ["tests/test_catalogue.py"]),
  ("what the container lost not said", "filmcolor/video/pipeline.py", "                report.warnings += what_was_lost(source.container, muxer.order, tmp, dst.suffix)", "                pass", ["tests/test_catalogue.py"]),
  ("raw DV's 60000 fps believed", "filmcolor/video/source.py", "    if vin.guessed_rate and rate > 4 * vin.guessed_rate:", "    if False:", ["tests/test_catalogue.py"]),
  ("an edit list's hidden frames planned", "filmcolor/segments.py", "            if not p.size or p.is_discard:", "            if not p.size:", ["tests/test_segments.py"]),
@@ -56,7 +56,9 @@ for name, path, old, new, tests in M:
         continue
     f = REPO / path
     src = f.read_text()
-    assert src.count(old) == 1, (name, src.count(old))
+    if src.count(old) != 1:  # the code this row plants its bug in has changed: say so, go on
+        print(f"| {name} | {path} | STALE: the line it changes is not there once |", flush=True)
+        continue
     f.write_text(src.replace(old, new))
     try:
         r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-x", *tests],
