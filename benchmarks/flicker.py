@@ -1,6 +1,6 @@
 """Flicker with and without temporal smoothing, on a real clip made grey.
 
-    python benchmarks/flicker.py [--clip samples/video/bikes.mp4] [--size 128]
+    python benchmarks/flicker.py [--clip samples/video/bikes.mp4] [--size 128] [--chroma-memory 0.8 ...]
 
 The clip's colour frames are the truth. A grey copy (U = V = neutral,
 lossless FFV1) goes through `colorize_video` with and without smoothing
@@ -98,7 +98,8 @@ def measures(frames, truth, cuts) -> dict:
     }
 
 
-def run(clip: Path, size: int | None = None, key_interval: int = VideoOptions.key_interval) -> dict:
+def run(clip: Path, size: int | None = None, key_interval: int = VideoOptions.key_interval,
+        variants: tuple[float, ...] = ()) -> dict:
     """Measures of truth, raw and smoothed; flicker removed; cuts and any crossed."""
     truth = decode_rgb(clip)
     with av.open(str(clip)) as c:
@@ -113,6 +114,11 @@ def run(clip: Path, size: int | None = None, key_interval: int = VideoOptions.ke
             dst = Path(tmp) / f"{name}.mkv"
             colorize_video(colorizer, grey, dst, VideoOptions(codec="ffv1", smooth=smooth, key_interval=key_interval))
             out[name] = decode_rgb(dst)
+        for memory in variants:  # the smoothed film with SmoothConfig.chroma_memory
+            dst = Path(tmp) / f"memory{memory}.mkv"
+            opts = VideoOptions(codec="ffv1", key_interval=key_interval, chroma_memory=memory)
+            colorize_video(colorizer, grey, dst, opts)
+            out[f"chroma memory {memory}"] = decode_rgb(dst)
     m = {"truth": measures(truth, truth, cuts)}
     m.update({k: measures(v, truth, cuts) for k, v in out.items()})
     removed = {}
@@ -129,8 +135,10 @@ def main() -> None:
     ap.add_argument("--clip", type=Path, default=REPO / "samples" / "video" / "bikes.mp4")
     ap.add_argument("--size", type=int, default=None)
     ap.add_argument("--key-interval", type=int, default=VideoOptions.key_interval)
+    ap.add_argument("--chroma-memory", type=float, nargs="*", default=[],
+                    help="Also the smoothed film with these SmoothConfig.chroma_memory values (0.8, 0.95...).")
     args = ap.parse_args()
-    r = run(args.clip, args.size, args.key_interval)
+    r = run(args.clip, args.size, args.key_interval, tuple(args.chroma_memory))
     m = r["measures"]
     print(f"{args.clip.name}: {r['frames']} frames, cuts at {r['cuts']}, --size {r['size']}, "
           f"--key-interval {args.key_interval}\n")
@@ -138,7 +146,7 @@ def main() -> None:
           "| static pixels' change over 1 / 5 / 25 frames | spread of mean chroma in a shot |")
     print("|---|---|---|---|---|---|---|")
     for k, v in m.items():
-        psnr, moving = ("-", "-") if k == "truth" else (f"{v['psnr']:.2f}", f"{v['moving']:.2f}")
+        psnr, moving = ("-", "-") if k == "truth" else (f"{v['psnr']:.3f}", f"{v['moving']:.2f}")
         drift = " / ".join(f"{v[f'drift_{g}']:.3f}" for g in GAPS)
         print(f"| {k} | {v['consistency']:.4f} | {v['warp']:.4f} | {psnr} | {moving} | {drift} | {v['spread']:.2f} |")
     for key, label in (("consistency", "colour consistency"), ("warp", "warp error")):

@@ -45,6 +45,7 @@ M = [
  ("DVD navigation carried", "filmcolor/video/streams.py", '    if name == "dvd_nav_packet":', '    if False:', ["tests/test_catalogue.py"]),
  ("RGB kept 4:4:4", "filmcolor/encoding.py", '    if rgb_as_420(codec, in_format) and "yuv420p" in formats:', "    if False:", ["tests/test_catalogue.py"]),
  ("alpha plane not copied", "filmcolor/frames.py", "            if lay.alpha:\n", "            if False:\n", ["tests/test_catalogue.py"]),
+ ("chroma memory ignored", "filmcolor/frames.py", "            memory = smoother.cfg.chroma_memory\n", "            memory = 0.0\n", ["tests/test_frames.py"]),
  ("--ray address not checked", "filmcolor/cluster.py", "        _check_reachable(address)\n", "        pass\n", ["tests/test_runners.py"]),
 ]
 only = sys.argv[1:]

@@ -114,6 +114,7 @@ class FrameColorizer:
         # middle (a segment): key frames then fall where they fall in one piece
         self._frames_seen = first_frame
         self._last_key: tuple[int, np.ndarray] | None = None  # (frame number, its network a/b)
+        self._shot_chroma: float | None = None  # the shot's mean chroma, with SmoothConfig.chroma_memory
         # (from seconds, reference), by time: each applies from its time to the next one's
         self.references = sorted(references, key=lambda r: r[0])
         self._reference_times = [t for t, _ in self.references]
@@ -187,6 +188,10 @@ class FrameColorizer:
         if keys:
             known.update(zip(keys, self.predict(L[[t - first for t in keys]], [refs[t - first] for t in keys]),
                              strict=True))
+            memory = smoother.cfg.chroma_memory
+            if memory > 0:
+                for t in keys:
+                    known[t] = self._anchored(known[t], motions[t - first].fresh, memory)
         out = []
         for t, m in enumerate(motions, first):
             if t in known:
@@ -204,6 +209,16 @@ class FrameColorizer:
         if keys:
             self._last_key = (keys[-1], known[keys[-1]])
         return np.stack(out)
+
+    def _anchored(self, ab: np.ndarray, fresh: bool, memory: float) -> np.ndarray:
+        """A key frame's a/b (2, h, w) scaled so its mean chroma follows the shot's,
+        which moves toward each key frame's by 1 - ``memory`` (a shot starts afresh)."""
+        c = float(np.hypot(ab[0], ab[1]).mean())
+        if fresh or self._shot_chroma is None:
+            self._shot_chroma = c
+            return ab
+        self._shot_chroma = memory * self._shot_chroma + (1 - memory) * c
+        return ab * np.float32(self._shot_chroma / max(c, 1e-3))
 
     def predict(self, L: np.ndarray, refs: Sequence[int] | None = None) -> np.ndarray:
         """a/b (N, 2, h, w) for L (N, 1, h, w), in pieces of at most ``batch_size``

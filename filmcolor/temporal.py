@@ -26,6 +26,9 @@ class SmoothConfig:
     match_sigma: float = 4.0  # L units: mismatch at which the weight falls to 1/e
     cut_threshold: float = 0.35  # Bhattacharyya distance of luma histograms that marks a cut
     cut_mismatch: float = 10.0  # mean |L - warped previous L| (L units) that marks a cut
+    # 0: off. Else each key frame's colour is scaled so its mean chroma follows the shot's,
+    # which moves toward each new key frame's by 1 - chroma_memory (an experiment, issue 21)
+    chroma_memory: float = 0.0
 
 
 @functools.lru_cache(maxsize=4)

@@ -127,3 +127,36 @@ def test_luma_of_any_pixel_format_keeps_its_depth(fmt, bits):
     y, got = luma_plane(frame)
     assert got == bits and y.shape == (48, 64)
     assert len(np.unique(y)) > (200 if bits > 8 else 150)  # the ramp's steps survive at that depth
+
+
+class BreathingPainter(LightnessPainter):
+    """Paints as LightnessPainter, its chroma stronger on every other call: key frames
+    that the network judges differently, as the real one does."""
+
+    def __init__(self):
+        super().__init__()
+        self.calls = 0
+
+    def ab_small(self, L: np.ndarray, clamp: bool = True) -> np.ndarray:
+        self.calls += 1
+        return super().ab_small(L, clamp) * np.float32(1.8 if self.calls % 2 else 1.0)
+
+
+def colorize_breathing(frames, memory: float):
+    from filmcolor.temporal import SmoothConfig
+
+    frame_colorizer = FrameColorizer(BreathingPainter(), FrameLayout(W, H, "yuv420p", "bt709", 1, False), 4, [],
+                                     key_interval=4)
+    smoother = Smoother(SmoothConfig(chroma_memory=memory))
+    out = []
+    for i in range(0, len(frames), 4):
+        out += frame_colorizer.colorize(frames[i : i + 4], smoother)
+    return out
+
+
+def test_chroma_memory_keeps_a_shots_colour_from_breathing_and_a_cut_still_resets_it():
+    frames = grey_frames(40, cut_at=24)
+    plain, steady = colorize_breathing(frames, 0.0), colorize_breathing(frames, 0.8)
+    spread = lambda out, a, b: np.std([np.abs(cr(f) - 128).mean() for f in out[a:b]])  # noqa: E731
+    assert spread(steady, 0, 24) < 0.6 * spread(plain, 0, 24)
+    assert np.array_equal(cr(steady[24]), cr(plain[24]))  # a new shot starts from the network's own colour
