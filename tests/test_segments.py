@@ -284,3 +284,45 @@ def test_a_second_run_on_the_same_output_is_refused_while_the_first_lives(tiny_m
     r = run(tiny_model, film, dst, "--segment-seconds", "1")  # the first has ended: the lock went with it
     assert r.exit_code == 0, r.output
     assert sorted(p.name for p in tmp_path.iterdir()) == ["o.mkv"]  # no lock file, no work folder left
+
+
+def _spawned_workers(parent: int) -> list[int]:
+    """multiprocessing's spawned children of ``parent`` (from /proc: no pgrep needed)."""
+    import os
+
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            with open(f"/proc/{pid}/cmdline") as f:
+                spawned = "spawn_main" in f.read()
+        except (OSError, ValueError, IndexError):
+            continue
+        if ppid == parent and spawned:
+            found.append(int(pid))
+    return found
+
+
+@pytest.mark.skipif(not __import__("os").path.isdir("/proc"), reason="reads /proc (Linux)")
+def test_ctrl_c_to_the_whole_process_group_while_workers_start_prints_no_traceback(tiny_model, tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    src = make_clip(tmp_path / "long.mp4", frames=240, size=(128, 96), options={"g": "24"})
+    args = [sys.executable, "-m", "filmcolor", "video", str(src), str(tmp_path / "o.mkv"), "--model", str(tiny_model),
+            "--size", "64", "--codec", "ffv1", "--segment-seconds", "1", "--workers", "2", "-q", "--restart"]
+    for delay in (0.0, 0.05, 0.1, 0.2):  # a terminal's Ctrl-C reaches every process, at any moment of their start
+        proc = subprocess.Popen(args, stderr=subprocess.PIPE, start_new_session=True)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and proc.poll() is None:
+            if _spawned_workers(proc.pid):
+                break
+            time.sleep(0.01)
+        time.sleep(delay)
+        os.killpg(proc.pid, signal.SIGINT)
+        err = proc.communicate(timeout=30)[1].decode()
+        assert proc.returncode == 130 and "Traceback" not in err, (delay, err)
