@@ -18,12 +18,10 @@ An interruption stops every task at once: no task starts after it.
 from __future__ import annotations
 
 import concurrent.futures
-import contextlib
 import multiprocessing
 import os
 import queue
 import signal
-import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -112,9 +110,8 @@ class Pool:
                                                       initializer=_start_worker, initargs=(counts,))
         pending = {}
         try:
-            with _children_ignore_sigint():
-                for key, args in jobs:
-                    pending[pool.submit(_pool_call, fn, args)] = (key, args, 1)
+            for key, args in jobs:
+                pending[pool.submit(_pool_call, fn, args)] = (key, args, 1)
             while pending:
                 finished, _ = concurrent.futures.wait(pending, timeout=0.2,
                                                       return_when=concurrent.futures.FIRST_COMPLETED)
@@ -129,8 +126,7 @@ class Pool:
                         continue
                     except Exception as e:
                         if attempt <= RETRIES:
-                            with _children_ignore_sigint():
-                                pending[pool.submit(_pool_call, fn, args)] = (key, args, attempt + 1)
+                            pending[pool.submit(_pool_call, fn, args)] = (key, args, attempt + 1)
                         else:
                             yield Outcome(key, error=e, tries=attempt)
                         continue
@@ -144,30 +140,6 @@ class Pool:
             counts.close()
 
 
-@contextlib.contextmanager
-def _children_ignore_sigint() -> Iterator[None]:
-    """Processes started inside the block never see SIGINT: it is blocked while
-    they start, and a blocked signal stays blocked in the child (their initializer
-    then ignores it). A terminal's Ctrl-C reaches the whole process group, and a
-    worker still importing would otherwise print a traceback. The parent's own
-    Ctrl-C is only held back: it arrives when the block ends."""
-    if not hasattr(signal, "pthread_sigmask") or threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    # the mask is the spawning thread's, which the children inherit; the signal may still reach another
-    # thread of this process, whose Python handler would then interrupt a child's start half-way: deferred
-    held: list[int] = []
-    handler = signal.signal(signal.SIGINT, lambda signum, frame: held.append(signum))
-    mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
-        signal.signal(signal.SIGINT, handler)
-    if held:
-        raise KeyboardInterrupt
-
-
 def _stop_now(pool: concurrent.futures.ProcessPoolExecutor) -> None:
     """End the pool's workers at once, mid-task: what they have finished is on disk;
     what they were writing is a temporary file (the work above them clears those).
@@ -178,13 +150,10 @@ def _stop_now(pool: concurrent.futures.ProcessPoolExecutor) -> None:
         stop()
         return
     processes = list((getattr(pool, "_processes", None) or {}).values())
-    manager = getattr(pool, "_executor_manager_thread", None)  # shutdown() forgets it too
     pool.shutdown(wait=False, cancel_futures=True)
     for process in processes:
         if process.is_alive():
             process.terminate()
-    if manager is not None:  # it sees its workers gone and ends; left running, it races the exit (a traceback)
-        manager.join(timeout=5)
 
 
 def drain(counts, progress: Progress) -> None:
