@@ -90,6 +90,9 @@ class RayRunner:
         connect(address)
         self.gpus = gpus_for(device)
 
+    def where(self, workers: set[str]) -> str:
+        return f" on Ray ({len(workers)} workers)" if workers else ""
+
     def run(self, fn: Callable, jobs: Sequence[tuple[Any, tuple]], progress: Progress) -> Iterator[Outcome]:
         ray = _ray()
         from ray.util.queue import Queue

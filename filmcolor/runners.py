@@ -51,6 +51,10 @@ class Runner(Protocol):
 
     def run(self, fn: Callable, jobs: Sequence[tuple[Any, tuple]], progress: Progress) -> Iterator[Outcome]: ...
 
+    def where(self, workers: set[str]) -> str:
+        """For a summary line: where tasks that ran on ``workers`` (Outcome.worker) ran."""
+        ...
+
 
 def call(fn: Callable, args: tuple, progress: Progress) -> tuple[Any, FilmcolorError | None, int]:
     """Run one task where it is: (result, the FilmcolorError it answered with, pid).
@@ -65,6 +69,9 @@ class Serial:
     """Each task in this process, one after another."""
 
     name = "here"
+
+    def where(self, workers: set[str]) -> str:
+        return ""
 
     def run(self, fn: Callable, jobs: Sequence[tuple[Any, tuple]], progress: Progress) -> Iterator[Outcome]:
         for key, args in jobs:
@@ -102,6 +109,9 @@ class Pool:
 
     def __init__(self, workers: int):
         self.workers = workers
+
+    def where(self, workers: set[str]) -> str:
+        return f" by {len(workers)} processes" if workers else ""
 
     def run(self, fn: Callable, jobs: Sequence[tuple[Any, tuple]], progress: Progress) -> Iterator[Outcome]:
         ctx = multiprocessing.get_context("spawn")

@@ -188,8 +188,6 @@ def _render_segments(src: Path, dst: Path, opts: VideoOptions, model, segment_se
                      restart: bool, colorizer, progress: Callable[[int], None], on_start, say: Callable[[str], None],
                      segments: list[Segment]) -> VideoReport:
     """render_in_segments once the work folder is this run's."""
-    from .runners import Serial
-
     work = manifest.work_folder(dst)
     files = [work / s.name(opts.codec) for s in segments]
     fresh = not work.exists()
@@ -200,7 +198,7 @@ def _render_segments(src: Path, dst: Path, opts: VideoOptions, model, segment_se
     if kept:
         say(f"resuming: {len(kept)} of {len(segments)} segments already rendered")
         progress(sum(segments[i].frames for i in kept))
-    task_model = Loaded(colorizer) if colorizer is not None and isinstance(runner, Serial) else model
+    task_model = Loaded(colorizer) if colorizer is not None and runner.name == "here" else model
     todo = [s for s in segments if s.index not in kept]
     try:
         parts, workers = _render_all(runner, src, files, todo, opts, task_model, progress)
@@ -218,12 +216,7 @@ def _render_segments(src: Path, dst: Path, opts: VideoOptions, model, segment_se
         report.warnings += [w for w in part.warnings if w not in report.warnings]
         if i in kept:
             report.kept_frames += segments[i].frames
-    where = ""
-    if workers and runner.name == "processes":
-        where = f" by {len(workers)} processes"
-    elif workers and runner.name == "Ray":
-        where = f" on Ray ({len(workers)} workers)"
-    report.notices.append(f"rendered in {len(segments)} segments{where}"
+    report.notices.append(f"rendered in {len(segments)} segments{runner.where(workers)}"
                           + (f", {len(todo)} of them now" if kept else ""))
     return report
 

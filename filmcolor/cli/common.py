@@ -104,12 +104,6 @@ def check_strength(has_reference: bool) -> None:
 
 
 
-def where_ran(runner, workers: set[str]) -> str:
-    """' on Ray (2 workers)' where tasks ran on Ray; nothing where they ran here."""
-    workers = {w for w in workers if w}
-    return f" on Ray ({len(workers)} workers)" if runner.name == "Ray" and workers else ""
-
-
 def pick_runner(workers: int = 1, ray: str | None = None, device: str = "auto"):
     """The runner for ``--workers`` and ``--ray``: Ray when an address is given
     (cluster.py, which alone imports Ray), a pool for several workers, else here."""

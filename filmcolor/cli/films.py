@@ -23,7 +23,6 @@ from .common import (
     model_options,
     pick_runner,
     steer,
-    where_ran,
 )
 
 
@@ -139,7 +138,7 @@ def _several(job: _FilmJob, films: list[tuple[Path, Path]], given: list, photos:
                 click.echo(f"error: {e}", err=True)
                 failed.append(src)
     if not quiet:
-        click.echo(f"{len(films) - len(failed)} of {len(films)} films colorized{where_ran(job.runner, job.workers)}"
+        click.echo(f"{len(films) - len(failed)} of {len(films)} films colorized{job.runner.where(job.workers)}"
                    + (f"; failed: {', '.join(map(str, failed))}" if failed else ""), err=True)
     if failed:
         sys.exit(EXIT_FAILED)

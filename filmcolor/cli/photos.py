@@ -20,7 +20,6 @@ from .common import (
     model_options,
     pick_runner,
     steer,
-    where_ran,
 )
 
 
@@ -80,7 +79,7 @@ def image(inputs, output, recursive, compare, max_megapixels, reference_path, re
         for outcome in runner.run(colorize_task, [(job, (model, job, opts)) for job in jobs], bar.update):
             tally.add(outcome)
     if not quiet:
-        line = tally.summary(where_ran(runner, tally.workers))
+        line = tally.summary(runner.where(tally.workers))
         click.echo(f"wrote {jobs[0].dst}" if len(jobs) == 1 and tally.done else line, err=True)
     if tally.failed:
         sys.exit(EXIT_FAILED)

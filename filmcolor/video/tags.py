@@ -24,10 +24,7 @@ def carried(tags: dict[str, str]) -> dict[str, str]:
 
 def copy_stream_tags(src: av.stream.Stream, dst: av.stream.Stream) -> None:
     """Language, title and the like, and the disposition (default track, cover art)."""
-    tags = carried(dict(src.metadata))
-    if "name" in tags and "title" not in tags:  # a QuickTime track's title, as FFmpeg reads it
-        tags["title"] = tags.pop("name")
-    dst.metadata.update(tags)
+    dst.metadata.update(_titled(carried(dict(src.metadata))))
     dst.disposition = src.disposition
 
 
@@ -39,9 +36,15 @@ def copy_container_tags(src: av.container.InputContainer, dst: av.container.Outp
         dst.set_chapters(chapters)
 
 
+def _titled(tags: dict[str, str]) -> dict[str, str]:
+    """``tags`` with a QuickTime track's "name" (how FFmpeg's mov muxer writes a title, and reads it back) as its title."""
+    if "name" in tags and "title" not in tags:
+        tags = {("title" if k == "name" else k): v for k, v in tags.items()}
+    return tags
+
+
 def _catalogued(tags: dict[str, str]) -> dict[str, str]:
-    # QuickTime keeps a track's title as its "name" (FFmpeg's mov muxer writes it so, and reads it back so)
-    tags = {("title" if k.lower() == "name" else k.lower()): v for k, v in tags.items()}
+    tags = _titled({k.lower(): v for k, v in tags.items()})
     return {k: v for k, v in tags.items() if k in _CATALOGUED and v and v != "und"}
 
 
