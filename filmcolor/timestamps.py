@@ -21,8 +21,10 @@ report.
 from __future__ import annotations
 
 import bisect
+import math
 from collections import deque
 from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -37,9 +39,10 @@ class Retimer:
     """Strictly increasing times for one stream's frames, in its own time base (ticks).
 
     step: one frame's duration in ticks, >= 1: what a missing time or a jump is
-    filled with. min_step: the smallest spacing, in ticks, that survives into
-    the output (a muxer with a coarser clock, such as Matroska's milliseconds,
-    merges closer times), >= 1. clock_restarts: whether big forward jumps are
+    filled with. min_step: one tick of the output's clock, in ticks of this
+    one (a Fraction where the clocks do not divide: 1/24 s in milliseconds is
+    125/3), >= 1: two times that the muxer would round to one tick of its
+    coarser clock (Matroska's milliseconds, AVI's frame ticks) collide. clock_restarts: whether big forward jumps are
     discontinuities (the format says its clock may restart). window: how many
     frames are held back so that times which arrive out of order (packed
     B-frames) can be handed out in order.
@@ -49,7 +52,7 @@ class Retimer:
     """
 
     step: int
-    min_step: int = 1
+    min_step: int | Fraction = 1
     clock_restarts: bool = False
     window: int = 4
     jump_ticks: int = 0  # a forward jump longer than this is a discontinuity; 0: JUMP_SECONDS at 25 fps
@@ -134,9 +137,11 @@ class Retimer:
                     self.jumps += 1
                     self.offset += self.last + self.step - out
                     out = self.last + self.step
-                elif out < self.last + self.min_step:
+                elif self._on_output(out) <= self._on_output(self.last):
+                    # the middle of the output's next tick: nudging by a whole (rounded-up)
+                    # tick instead would add the rounding to every frame after
                     self.nudged += 1
-                    out = self.last + self.min_step
+                    out = max(out, math.ceil((self._on_output(self.last) + 1) * self.min_step))
         if self.last is not None:
             self.steps += 1
             delta = out - self.last
@@ -145,6 +150,12 @@ class Retimer:
                 self.gaps.append((self.last, delta))
         self.last = out
         return out
+
+    def _on_output(self, t: int) -> int:
+        """``t`` on the output's clock, rounded as FFmpeg rescales (to nearest, half up)."""
+        if self.min_step == 1:
+            return t
+        return math.floor(Fraction(t) / self.min_step + Fraction(1, 2))
 
     def missing_frames(self) -> tuple[int, list[int]]:
         """(frames missing in gaps, the times where they are) for a steady film: in one

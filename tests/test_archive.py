@@ -89,6 +89,9 @@ def test_times_that_are_right_are_left_alone():
     ([(None, None)] * 4, 48000, 1, {}, [0, 48000, 96000, 144000]),  # raw stream: from the frame rate
     ([(0, None), (40, None), (40, None), (80, None)], 40, 1, {}, [0, 40, 41, 80]),  # a repeated time
     ([(0, None), (40, None), (40, None), (80, None)], 40, 10, {}, [0, 40, 50, 80]),  # the muxer's clock is coarser
+    ([(round(k * 1000 / 24), None) for k in range(48)], 42, Fraction(125, 3), {},  # 24 fps in ms, into 1/24 s
+     [round(k * 1000 / 24) for k in range(48)]),
+    ([(0, None), (42, None), (50, None), (125, None)], 42, Fraction(125, 3), {}, [0, 42, 84, 125]),  # 50 is 42's tick
     ([(1000, None), (1040, None), (0, None), (40, None)], 40, 1, {}, [1000, 1040, 1080, 1120]),  # clock went back
     ([(0, None), (40, None), (90000, None)], 40, 1, {"clock_restarts": True, "jump_ticks": 400}, [0, 40, 80]),
     ([(0, None), (40, None), (90000, None)], 40, 1, {}, [0, 40, 90000]),  # a pause, where clocks do not restart
@@ -353,6 +356,16 @@ def test_avi_output_keeps_every_frame_in_order(tiny_model, tmp_path):
     for i in range(1, 39):
         errors = [np.abs(got[i] - want[j]).mean() for j in (i - 1, i, i + 1)]
         assert int(np.argmin(errors)) == 1, (i, errors)
+
+
+def test_a_24_fps_film_on_a_millisecond_clock_goes_into_avi_without_repairs(tiny_model, tmp_path):
+    # Matroska keeps 1/24 s as 41 or 42 ms; AVI counts frames: nudging every 41-ms step up to 42
+    # would drift and "repair" most of the film
+    src = ffmpeg(tmp_path / "in.mkv", *lavfi_source(3, audio=None), "-r", "24", "-c:v", "libx264", "-bf", "2")
+    said = colorize(tiny_model, src, tmp_path / "o.avi")
+    assert "repaired" not in said, said
+    d = ffprobe(tmp_path / "o.avi", "-select_streams", "v:0", "-show_entries", "frame=best_effort_timestamp")
+    assert [f["best_effort_timestamp"] for f in d["frames"]] == list(range(decoded_frames(src)))
 
 
 def test_a_variable_rate_film_is_refused_for_avi_before_any_work(tiny_model, tmp_path):

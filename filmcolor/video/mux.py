@@ -76,7 +76,7 @@ class Muxer:
                                   "the film now starts at 0")
 
     def _retimer(self, stream: av.stream.Stream, step: int, out_base: Fraction) -> Retimer:
-        return Retimer(step=step, min_step=_ticks(out_base, stream.time_base), clock_restarts=self.source.clock_restarts,
+        return Retimer(step=step, min_step=max(Fraction(1), out_base / stream.time_base), clock_restarts=self.source.clock_restarts,
                        jump_ticks=_ticks(Fraction(JUMP_SECONDS), stream.time_base),
                        offset=-round(self.start_shift / stream.time_base))
 
