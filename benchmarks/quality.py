@@ -1,10 +1,11 @@
 """Colour quality on photos from sources a model never trained on, beside grey.
 
-    python benchmarks/quality.py [--model M.onnx ...] [--data DIR ...] [--json F]
+    python benchmarks/quality.py [--model M.onnx ...] [--half choose|report|all] [--data DIR ...] [--json F]
 
-Every photo below the --data folders (default: the held-out validation
+Every photo below the --data folders (default: a half of the held-out
 sources, ../shared/data/more-photos and ../shared/data/open-photos/kphotoalbum,
-which the bundled model's training run keeps out of training) is made grey,
+which the training runs keep out of training; benchmarks/holdout.py says
+which half chooses and which only reports) is made grey,
 colorized at full size with `filmcolor evaluate`'s code, and compared with its
 original. One row per model:
 
@@ -19,7 +20,8 @@ original. One row per model:
   Suesstrunk's scale): how colourful the result is there, and on how many it
   stays below that line too.
 
-Models are chosen by these figures. The reserved evaluation sources of
+Runs, recipes and decodings are chosen by `--half choose`; the figures to
+quote are `--half report`'s. The reserved evaluation sources of
 ../shared/data/README.md must never be given here.
 """
 
@@ -30,13 +32,12 @@ import json
 from pathlib import Path
 
 import numpy as np
-from common import REPO
+from holdout import HALVES, folders
 
 from filmcolor import Colorizer
+from filmcolor.decoding import Decoding
 from filmcolor.evaluate import EvalOptions, beats_grey, evaluate, find_inputs
 
-DATA = REPO.parent / "shared" / "data"
-HELD_OUT = (DATA / "more-photos", DATA / "open-photos" / "kphotoalbum")
 NEUTRAL = 15.0
 
 
@@ -44,9 +45,19 @@ def _mean(rows: list[dict], key: str) -> float:
     return float(np.mean([r[key] for r in rows])) if rows else float("nan")
 
 
-def measure(model: str | None, photos: list[Path], neutral: float = NEUTRAL, size: int | None = None) -> dict:
-    """The row of one model (None: the bundled one) over ``photos``."""
-    colorizer = Colorizer.load(model, size=size)
+def parse_decoding(text: str) -> Decoding:
+    """'T,GAIN[,CONFIDENCE]' -> Decoding."""
+    try:
+        return Decoding(*(float(v) for v in text.split(",")))
+    except (TypeError, ValueError):
+        raise argparse.ArgumentTypeError(f"expected T,GAIN[,CONFIDENCE] like 1.0,1.2,0.5. Got {text!r}") from None
+
+
+def measure(model: str | None, photos: list[Path], neutral: float = NEUTRAL, size: int | None = None,
+            decoding: Decoding | None = None) -> dict:
+    """The row of one model (None: the bundled one) over ``photos``, decoded as
+    ``decoding`` says (None: as the model says)."""
+    colorizer = Colorizer.load(model, size=size, decoding=decoding)
     results = evaluate(colorizer, photos, EvalOptions(), on_error=lambda p, m: print(f"skipped {p}: {m}"))
     mean = {k: _mean(results, k) for k in
             ("psnr", "grey_psnr", "ciede2000", "grey_ciede2000", "colorfulness", "colorfulness_truth")}
@@ -54,6 +65,7 @@ def measure(model: str | None, photos: list[Path], neutral: float = NEUTRAL, siz
     greyish = [r for r in results if r["neutral_share"] >= 0.05]
     return {
         "model": model or "bundled",
+        "decoding": [colorizer.decoding.temperature, colorizer.decoding.gain, colorizer.decoding.confidence],
         **mean,
         "wins": beats_grey(results),
         "neutral_pixel_photos": len(greyish),
@@ -68,14 +80,15 @@ def measure(model: str | None, photos: list[Path], neutral: float = NEUTRAL, siz
 
 def table(rows: list[dict]) -> str:
     lines = [
-        "| model | PSNR (grey) | CIEDE2000 (grey) | colourfulness / truth | beats grey: PSNR, CIEDE2000 "
+        "| model | decoding (T, gain, confidence) | PSNR (grey) | CIEDE2000 (grey) | colourfulness / truth | beats grey: PSNR, CIEDE2000 "
         "| chroma on neutral pixels | neutral photos: colourfulness (truth), stay neutral, CIEDE2000 (grey) |",
-        "|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         w = r["wins"]
         lines.append(
-            f"| {Path(r['model']).parent.name or r['model']} | {r['psnr']:.2f} ({r['grey_psnr']:.2f}) "
+            f"| {Path(r['model']).parent.name or r['model']} | {', '.join(f'{v:g}' for v in r['decoding'])} "
+            f"| {r['psnr']:.2f} ({r['grey_psnr']:.2f}) "
             f"| {r['ciede2000']:.2f} ({r['grey_ciede2000']:.2f}) "
             f"| {r['colorfulness']:.1f} / {r['colorfulness_truth']:.1f} "
             f"({r['colorfulness'] / r['colorfulness_truth']:.0%}) "
@@ -90,15 +103,21 @@ def table(rows: list[dict]) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--model", action="append", help="an .onnx model file (repeatable; default: bundled)")
+    ap.add_argument("--half", choices=tuple(HALVES), default="report",
+                    help="which half of the held-out sources (without --data)")
     ap.add_argument("--data", action="append", type=Path, help="folders of colour photos (repeatable)")
     ap.add_argument("--neutral", type=float, default=NEUTRAL)
     ap.add_argument("--size", type=int, default=None, help="network's short side (default: the model's)")
+    ap.add_argument("--decoding", action="append", type=parse_decoding, metavar="T,GAIN[,CONFIDENCE]",
+                    help="decode a classification model so (repeatable; default: as the model says)")
     ap.add_argument("--json", type=Path, help="also write every figure, per photo too")
     args = ap.parse_args()
-    photos = [p for p in find_inputs(args.data or list(HELD_OUT), recursive=True) if p.is_file()]
+    roots = args.data or folders(args.half)
+    photos = [p for p in find_inputs(roots, recursive=True) if p.is_file()]
     if not photos:  # e.g. run from a checkout with no ../shared beside it
-        raise SystemExit(f"no photos under {', '.join(map(str, args.data or HELD_OUT))}: give --data")
-    rows = [measure(m, photos, args.neutral, args.size) for m in (args.model or [None])]
+        raise SystemExit(f"no photos under {', '.join(map(str, roots))}: give --data")
+    rows = [measure(m, photos, args.neutral, args.size, d) for m in (args.model or [None])
+            for d in (args.decoding or [None])]
     print(f"{len(photos)} photos; neutral: truth colourfulness < {args.neutral:g}")
     print(table(rows))
     if args.json:

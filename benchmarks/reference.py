@@ -30,7 +30,7 @@ import argparse
 from pathlib import Path
 
 import numpy as np
-from quality import HELD_OUT
+from holdout import folders
 
 from filmcolor import Colorizer, reference
 from filmcolor.evaluate import find_inputs, score
@@ -71,7 +71,7 @@ def main() -> None:
     args = ap.parse_args()
     if args.palette is not None:
         reference.PALETTE = args.palette
-    roots = args.data or list(HELD_OUT)
+    roots = args.data or folders("all")
     photos = find_inputs(roots, recursive=True)
     photos = photos[: args.limit] if args.limit else photos
     colorizer = Colorizer.load(args.model)

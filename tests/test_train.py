@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from filmcolor.network import Network
-from train import checkpoint, data, losses
+from train import checkpoint, data, losses, model
 from train import colour as color
 from train.export import export
 from train.loop import TrainConfig, amp_context, build_network, fit, train_step
@@ -253,6 +253,74 @@ def test_fit_validates_on_held_out_folders(tmp_path):
     assert len(train_files) == 8 and "psnr" in best
 
 
+def test_hold_out_folders_are_neither_trained_on_nor_validated_on(tmp_path):
+    make_photos(tmp_path / "photos" / "a", 8)
+    chooser = make_photos(tmp_path / "photos" / "b", 3, seed=5)
+    reporter = make_photos(tmp_path / "photos" / "c", 4, seed=6)
+    cfg = tiny_cfg(tmp_path, epochs=1, val_data=[str(tmp_path / "photos" / "b")],
+                   hold_out=[str(tmp_path / "photos" / "c")], balance=0.0)
+    fit(cfg, progress=False)
+    train_files, val_files = data.read_split(Path(cfg.out) / "split.json")
+    assert sorted(val_files) == sorted(chooser) and len(train_files) == 8
+    assert not (set(train_files) | set(val_files)) & set(reporter)
+    _, info = checkpoint.load(Path(cfg.out) / "best.safetensors")
+    assert info.data["held_out_folders"] == ["photos/c"]
+
+
+def _encoder_step(encoder_lr: float, freeze_bn: bool):
+    """One step of a small effunet; returns (network before, network after, optimizer)."""
+    import copy
+
+    from train.loop import freezes_bn, param_groups
+
+    torch.manual_seed(0)
+    cfg = TrainConfig(encoder="lite0", pretrained=False, encoder_lr=encoder_lr, freeze_bn=freeze_bn,
+                      decoder=(24, 16, 16, 8), loss="mse", lr=1e-2)
+    net = build_network(cfg)
+    before = copy.deepcopy(net)
+    opt = torch.optim.AdamW(param_groups(net, cfg))
+    L = torch.rand(2, 1, 64, 64) * 80 + 10
+    lab = torch.cat([L, torch.randn(2, 2, 64, 64) * 20], 1)
+    autocast, scaler = amp_context(torch.device("cpu"))
+    train_step(net, losses.LOSSES["mse"](), lab, opt, scaler, autocast, freezes_bn(cfg))
+    return before, net, opt
+
+
+def _moved(a: torch.nn.Module, b: torch.nn.Module, kind: str) -> bool:
+    pa, pb = (dict(m.named_parameters() if kind == "weights" else m.named_buffers()) for m in (a, b))
+    return any(not torch.equal(pa[k], pb[k]) for k in pa if not k.endswith("num_batches_tracked"))
+
+
+def test_a_frozen_encoder_keeps_its_weights_and_statistics_while_the_decoder_learns():
+    before, after, opt = _encoder_step(0.0, False)
+    assert not _moved(before.encoder, after.encoder, "weights")
+    assert not _moved(before.encoder, after.encoder, "stats")
+    assert _moved(before.decoder, after.decoder, "weights")
+    assert not any(p.requires_grad for p in after.encoder.parameters())
+    assert sum(len(g["params"]) for g in opt.param_groups) == len(list(after.decoder.parameters())) + len(
+        list(after.head.parameters()))
+
+
+def test_a_slow_encoder_learns_at_its_share_of_the_rate_and_frozen_bn_keeps_its_statistics():
+    before, after, opt = _encoder_step(0.1, True)
+    assert [g["lr"] for g in opt.param_groups] == pytest.approx([1e-2, 1e-3])
+    assert _moved(before.encoder, after.encoder, "weights")
+    assert not _moved(before.encoder, after.encoder, "stats")
+    assert _moved(before.decoder, after.decoder, "stats")  # the decoder's BatchNorm still follows its batches
+    _, free, _ = _encoder_step(0.1, False)
+    assert _moved(before.encoder, free.encoder, "stats")
+
+
+def test_decoder_widths_reach_the_checkpoint_and_the_exported_model(tmp_path):
+    net = build_network(TrainConfig(encoder="lite0", pretrained=False, decoder=(40, 32, 24, 16)))
+    assert [b[0].out_channels for b in net.decoder] == [40, 32, 24, 16]
+    path = tmp_path / "w.safetensors"
+    checkpoint.save(path, net, checkpoint.ModelInfo(arch="effunet", params=model.config_to_dict(net.cfg),
+                                                    train_size=32))
+    loaded, _ = checkpoint.load(path)
+    assert [b[0].out_channels for b in loaded.decoder] == [40, 32, 24, 16]
+
+
 def test_each_epoch_is_judged_at_its_best_decoding(tmp_path):
     from train.loop import TEMPERATURES, evaluate, evaluate_at_best_decoding, selection_score
 
@@ -390,7 +458,7 @@ def test_export_last_takes_the_final_epoch(tmp_path):
     assert info.validation["epoch"] == 2
     back = Network(out, device="cpu")
     assert back.info.validation["epoch"] == 2
-    assert back.temperature == info.validation["temperature"]
+    assert back.decoding.temperature == info.validation["temperature"]
     # the final epoch's weights, not the best epoch's: the graph gives what they give
     net, _ = checkpoint.load(Path(cfg.out) / "best.safetensors")
     net.load_state_dict(torch.load(Path(cfg.out) / "last.pt", weights_only=True)["model"])

@@ -19,6 +19,8 @@ D = TrainConfig()
 @click.option("--val-data", "val_dirs", multiple=True, type=click.Path(),
               help="Folder held out whole for validation (repeatable; removed from --data where "
                    "inside it). Without it, --val-fraction of the photos by file.")
+@click.option("--hold-out", "hold_dirs", multiple=True, type=click.Path(),
+              help="Folder kept out of training and of choosing (repeatable): sources to report on.")
 @click.option("--out", default=D.out, help="Run folder: logs, checkpoints, pictures.")
 @click.option("--arch", type=click.Choice(list(model.ARCHITECTURES)), default=D.arch)
 @click.option("--encoder", type=click.Choice(list(model.LITE_STAGES)), default=D.encoder,
@@ -31,6 +33,12 @@ D = TrainConfig()
                    "photo count ** this: 1 = every photo alike, 0 = every source alike.")
 @click.option("--pretrained/--no-pretrained", default=D.pretrained,
               help="Start the effunet encoder from ImageNet weights.")
+@click.option("--encoder-lr", default=D.encoder_lr,
+              help="effunet: the encoder learns at --lr times this (0: frozen, BatchNorm included).")
+@click.option("--freeze-bn/--no-freeze-bn", default=D.freeze_bn,
+              help="effunet: the encoder's BatchNorm keeps its ImageNet statistics.")
+@click.option("--decoder", default=",".join(map(str, D.decoder)),
+              help="effunet: decoder widths, deep to shallow.")
 @click.option("--size", default=D.size, help="Training crop size (multiple of 32).")
 @click.option("--epochs", default=D.epochs)
 @click.option("--batch-size", default=D.batch_size)
@@ -44,15 +52,26 @@ D = TrainConfig()
 @click.option("--max-steps", default=D.max_steps, help="Steps per epoch at most (0: all).")
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its last epoch.")
 @click.option("-q", "--quiet", is_flag=True)
-def main(data_dirs, val_dirs, out, arch, encoder, loss, rebalance, balance, pretrained, size, epochs, batch_size, lr, val_fraction,
+def main(data_dirs, val_dirs, hold_dirs, out, arch, encoder, loss, rebalance, balance, pretrained, encoder_lr,
+         freeze_bn, decoder, size, epochs, batch_size, lr, val_fraction,
          seed, workers, cache, device, threads, max_steps, resume, quiet) -> None:
     """Train a network; the run's best.safetensors is ready for `filmcolor --model`
     (`python -m train.export RUN OUT` writes the compact shipped form)."""
     if size % 32:
         raise click.BadParameter("must be a multiple of 32", param_hint="--size")
+    try:
+        widths = tuple(int(w) for w in decoder.split(","))
+    except ValueError:
+        widths = ()
+    if len(widths) != len(D.decoder) or min(widths) < 1:
+        raise click.BadParameter(f"expected {len(D.decoder)} positive widths like {','.join(map(str, D.decoder))}",
+                                 param_hint="--decoder")
+    if encoder_lr < 0:
+        raise click.BadParameter("must be 0 (frozen) or more", param_hint="--encoder-lr")
     cfg = TrainConfig(
-        data=list(data_dirs), val_data=list(val_dirs), out=out, arch=arch, encoder=encoder, loss=loss,
-        rebalance=rebalance, balance=balance, pretrained=pretrained, size=size,
+        data=list(data_dirs), val_data=list(val_dirs), hold_out=list(hold_dirs), out=out, arch=arch, encoder=encoder, loss=loss,
+        rebalance=rebalance, balance=balance, pretrained=pretrained, encoder_lr=encoder_lr,
+        freeze_bn=freeze_bn, decoder=widths, size=size,
         epochs=epochs, batch_size=batch_size, lr=lr, val_fraction=val_fraction, seed=seed,
         workers=workers, cache=cache, device=device, threads=threads, max_steps=max_steps,
     )

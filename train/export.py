@@ -71,9 +71,15 @@ class InferenceGraph(nn.Module):
         logits = raw / head.cfg.temperature
         z = torch.exp(logits - logits.amax(dim=1, keepdim=True))
         centres = head.ab_centres.float()
-        rows = torch.cat([centres.t() * head.cfg.chroma_gain, torch.ones(1, len(centres))])[:, :, None, None]
-        s = F.conv2d(z, rows)
-        return s[:, :2] / s[:, 2:]
+        if not head.cfg.confidence:
+            rows = torch.cat([centres.t() * head.cfg.chroma_gain, torch.ones(1, len(centres))])[:, :, None, None]
+            s = F.conv2d(z, rows)
+            return s[:, :2] / s[:, 2:]
+        # one more row, |c|^2, gives the second moment for the sureness weight
+        rows = torch.cat([centres.t(), torch.ones(1, len(centres)), (centres**2).sum(1, keepdim=True).t()])
+        s = F.conv2d(z, rows[:, :, None, None])
+        mean = s[:, :2] / s[:, 2:3]
+        return mean * (head.cfg.chroma_gain * model.sureness(mean, s[:, 3:] / s[:, 2:3]) ** head.cfg.confidence)
 
 
 def last_epoch(run: Path) -> tuple[model.ColorNet, ModelInfo]:

@@ -40,6 +40,8 @@ LOG_FIELDS = [
 class TrainConfig:
     data: list[str] = field(default_factory=list)
     val_data: list[str] = field(default_factory=list)  # held-out folders; empty: a split by file
+    # held out of training and of choosing: sources kept for reporting only
+    hold_out: list[str] = field(default_factory=list)
     out: str = "runs/default"
     arch: str = "effunet"
     # the bundled model's recipe (README, "Training"): Lite2 beat Lite0 by 0.4-0.6 dB on
@@ -49,6 +51,11 @@ class TrainConfig:
     rebalance: float = 1.0  # classify: lambda of the class rebalancing (1 = none)
     balance: float = 0.5  # sources drawn in proportion to photos ** balance (1 = by photo)
     pretrained: bool = True
+    # the encoder's learning rate is lr * encoder_lr (0: frozen); its BatchNorm
+    # statistics stay ImageNet's with freeze_bn (always when frozen)
+    encoder_lr: float = 1.0
+    freeze_bn: bool = False
+    decoder: tuple[int, ...] = (96, 64, 48, 32)  # effunet decoder widths, deep to shallow
     size: int = 128
     epochs: int = 30
     batch_size: int = 32
@@ -114,10 +121,45 @@ def build_network(cfg: TrainConfig) -> model.ColorNet:
     params: dict = {"head": {"kind": head}}
     if cfg.arch == "effunet":
         params["encoder"] = cfg.encoder
+        params["decoder"] = list(cfg.decoder)
     net = model.build(cfg.arch, params)
     if cfg.pretrained and cfg.arch == "effunet":
         load_lite(net.encoder)
     return net
+
+
+def _encoder(net) -> torch.nn.Module | None:
+    return getattr(getattr(net, "module", net), "encoder", None)
+
+
+def param_groups(net, cfg: TrainConfig) -> list[dict]:
+    """AdamW groups: the encoder at ``lr * encoder_lr``, the rest at ``lr``. A
+    frozen encoder (``encoder_lr`` 0) takes no gradients at all, so backward
+    stops at the decoder."""
+    encoder = _encoder(net)
+    if encoder is None or cfg.encoder_lr == 1.0:
+        return [{"params": list(net.parameters()), "lr": cfg.lr}]
+    own = {id(p) for p in encoder.parameters()}
+    rest = [p for p in net.parameters() if id(p) not in own]
+    if cfg.encoder_lr == 0:
+        encoder.requires_grad_(False)
+        return [{"params": rest, "lr": cfg.lr}]
+    return [{"params": rest, "lr": cfg.lr}, {"params": list(encoder.parameters()), "lr": cfg.lr * cfg.encoder_lr}]
+
+
+def freezes_bn(cfg: TrainConfig) -> bool:
+    return cfg.freeze_bn or cfg.encoder_lr == 0
+
+
+def train_mode(net, freeze_bn: bool = False) -> None:
+    """``net.train()``, but with ``freeze_bn`` the encoder's BatchNorm layers keep
+    normalising by their ImageNet statistics instead of the batch's."""
+    net.train()
+    encoder = _encoder(net)
+    if freeze_bn and encoder is not None:
+        for m in encoder.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.eval()
 
 
 def cosine_with_warmup(total: int, warmup: int):
@@ -132,9 +174,9 @@ def cosine_with_warmup(total: int, warmup: int):
 # ------------------------------------------------------------------- step & eval
 
 
-def train_step(net, loss_fn, lab: torch.Tensor, optimizer, scaler, autocast) -> float:
+def train_step(net, loss_fn, lab: torch.Tensor, optimizer, scaler, autocast, freeze_bn: bool = False) -> float:
     """One optimisation step on a batch of LAB crops (B, 3, S, S); returns the loss."""
-    net.train()
+    train_mode(net, freeze_bn)
     x = color.l_to_net(lab[:, :1])
     with autocast:
         out = net(x)
@@ -259,8 +301,10 @@ def _model_info(cfg: TrainConfig, net, train_ds, figures: dict) -> checkpoint.Mo
         data={
             "folders": portable_folders(cfg.data, cfg.data + cfg.val_data),
             "validation_folders": portable_folders(cfg.val_data, cfg.data + cfg.val_data),
+            "held_out_folders": portable_folders(cfg.hold_out, cfg.data + cfg.val_data + cfg.hold_out),
             **train_ds.summary(), "loss": cfg.loss,
             "pretrained": cfg.pretrained, "balance": cfg.balance, "rebalance": cfg.rebalance,
+            "encoder_lr": cfg.encoder_lr, "freeze_bn": freezes_bn(cfg),
         },
         validation={k: round(v, 4) for k, v in figures.items() if v is not None},
     )
@@ -291,6 +335,8 @@ def fit(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> tuple[
         train_files, val_files = data.read_split(split_path)
     else:
         files = data.find_images(cfg.data)
+        if cfg.hold_out:
+            files, _ = data.holdout(files, cfg.hold_out)
         if cfg.val_data:
             train_files, val_files = data.holdout(files, cfg.val_data)
         else:
@@ -325,7 +371,7 @@ def fit(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> tuple[
     if steps_per_epoch == 0:
         raise data.DataError(f"{len(train_ds)} training images: fewer than one batch of {cfg.batch_size}; "
                              f"give --batch-size {max(1, len(train_ds))} or fewer, or more photos")
-    optimizer = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    optimizer = torch.optim.AdamW(param_groups(net, cfg), lr=cfg.lr, weight_decay=cfg.weight_decay)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, cosine_with_warmup(cfg.epochs * steps_per_epoch, cfg.warmup_steps)
     )
@@ -356,7 +402,7 @@ def fit(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> tuple[
             if step >= steps_per_epoch:
                 break
             lab = lab.to(device, non_blocking=True).contiguous(memory_format=torch.channels_last)
-            loss = train_step(train_net, loss_fn, lab, optimizer, scaler, autocast)
+            loss = train_step(train_net, loss_fn, lab, optimizer, scaler, autocast, freezes_bn(cfg))
             scheduler.step()
             total += loss
             seen += len(lab) * ddp.world

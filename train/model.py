@@ -53,6 +53,10 @@ class HeadConfig:
     # a/b are multiplied by this after decoding: the mean colour of a calibrated
     # network is paler than the truth; training chooses it on held-out photos
     chroma_gain: float = 1.0
+    # classify only: a/b are also multiplied by sureness ** confidence, where
+    # sureness = |E c|^2 / E |c|^2 over the bins: 1 when the mass sits on one
+    # colour, near 0 when it is spread over opposite ones (0: not used)
+    confidence: float = 0.0
 
 
 class Head(nn.Module):
@@ -100,7 +104,21 @@ class Head(nn.Module):
             return ab * gain if gain != 1 else ab
         prob = torch.softmax(self.bin_logits(out), dim=-1).permute(0, 3, 1, 2)
         # the expectation over bins is a 1x1 convolution (10x faster than einsum)
-        return F.conv2d(prob, gain * self.ab_centres.float().t()[:, :, None, None])
+        centres = self.ab_centres.float()
+        if not self.cfg.confidence:
+            return F.conv2d(prob, gain * centres.t()[:, :, None, None])
+        rows = torch.cat([centres.t(), (centres**2).sum(1, keepdim=True).t()])[:, :, None, None]
+        s = F.conv2d(prob, rows)
+        return s[:, :2] * (gain * sureness(s[:, :2], s[:, 2:]) ** self.cfg.confidence)
+
+
+SURENESS_EPS = 1.0  # (LAB units)^2: a distribution all on the neutral bin is "unsure" of nothing
+
+
+def sureness(mean: torch.Tensor, second: torch.Tensor) -> torch.Tensor:
+    """|E c|^2 / E |c|^2 per pixel, in [0, 1]: mean (B, 2, h, w) and second
+    moment (B, 1, h, w) of the a/b distribution over bins (LAB units)."""
+    return (mean**2).sum(1, keepdim=True) / (second + SURENESS_EPS)
 
 
 def conv_bn_relu(cin: int, cout: int) -> nn.Sequential:
