@@ -18,6 +18,7 @@ import cv2
 import numpy as np
 
 from . import color
+from .decoding import Decoding, decode, softmax
 from .network import ModelInfo, Network
 from .reference import (
     STRENGTH,
@@ -25,7 +26,6 @@ from .reference import (
     calibrate,
     fit_calibration,
     make_reference,
-    softmax,
     steer_ab,
 )
 from .reference import bin_bias as bias_for
@@ -78,6 +78,8 @@ class ColorizerConfig:
     size: int | None = None  # short side the network sees (multiple of 32); None: the training size
     device: str = "auto"  # auto, cpu, cuda[:N], coreml, dml (see network.providers_for)
     threads: int | None = None  # CPU threads of the network; None: one per physical core
+    # a classification model's decoding; None: the model's own, inside its graph (faster)
+    decoding: Decoding | None = None
 
 
 class Colorizer:
@@ -90,15 +92,19 @@ class Colorizer:
             cfg.size = net.info.train_size
         if cfg.size < 32 or cfg.size % 32:
             raise ValueError(f"size must be a positive multiple of 32. Got {cfg.size}")
+        if cfg.decoding is not None and net.kind != "classify":
+            raise ValueError("decoding: only a classification model's can be changed")
         self.cfg = cfg
         self.net = net
+        self.decoding = cfg.decoding or net.decoding
 
     @classmethod
     def load(cls, path: str | os.PathLike | None = None, device: str = "auto", size: int | None = None,
-             threads: int | None = None) -> Colorizer:
+             threads: int | None = None, decoding: Decoding | None = None) -> Colorizer:
         """The ONNX model at ``path`` (the bundled default when None) on ``device``,
-        run at ``size`` (short side; None: the size it was trained at)."""
-        cfg = ColorizerConfig(size=size, device=device, threads=threads)
+        run at ``size`` (short side; None: the size it was trained at), decoded
+        as ``decoding`` says (None: as the model says)."""
+        cfg = ColorizerConfig(size=size, device=device, threads=threads, decoding=decoding)
         return cls(Network(path, device, threads), cfg)
 
     @property
@@ -160,7 +166,7 @@ class Colorizer:
         if ph or pw:
             mode = "reflect" if ph < h and pw < w else "edge"
             x = np.pad(L, ((0, 0), (0, 0), (0, ph), (0, pw)), mode=mode)
-        if reference is None:
+        if reference is None and self.cfg.decoding is None:
             ab = self.net.run(x)[0]
         else:
             ab = upsample(self._steered(self.net.run(x, raw=True)[1], reference), h + ph, w + pw)
@@ -171,15 +177,15 @@ class Colorizer:
             ab = color.clamp_ab(L, ab)
         return np.ascontiguousarray(ab)
 
-    def _steered(self, raw: np.ndarray, ref: Reference) -> np.ndarray:
-        """a/b at the network's stride from the head's raw output, steered by ``ref``."""
+    def _steered(self, raw: np.ndarray, ref: Reference | None) -> np.ndarray:
+        """a/b at the network's stride from the head's raw output, steered by ``ref`` (if any)."""
         net = self.net
         if net.kind == "classify":
-            logits = raw.transpose(0, 2, 3, 1) / np.float32(net.temperature)  # (B, h, w, Q)
-            prob = softmax(logits + bias_for(logits, ref)[:, None, None, :])
-            ab = prob @ (net.ab_centres * np.float32(net.chroma_gain))  # (B, h, w, 2)
+            logits = raw.transpose(0, 2, 3, 1) / np.float32(self.decoding.temperature)  # (B, h, w, Q)
+            prob = softmax(logits if ref is None else logits + bias_for(logits, ref)[:, None, None, :])
+            ab = decode(prob, net.ab_centres, self.decoding)  # (B, h, w, 2)
             return np.ascontiguousarray(ab.transpose(0, 3, 1, 2), dtype=np.float32)
-        return steer_ab(raw * np.float32(color.AB_SCALE * net.chroma_gain), ref)
+        return steer_ab(raw * np.float32(color.AB_SCALE * self.decoding.gain), ref)
 
     # ------------------------------------------------------------ still images
 

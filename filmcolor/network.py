@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from . import color
+from .decoding import Decoding
 from .errors import ModelError
 
 FORMAT = 1
@@ -64,7 +65,8 @@ class ModelInfo:
 
     @property
     def head(self) -> dict:
-        return {"kind": "regression", "temperature": 0.38, "chroma_gain": 1.0, **self.params.get("head", {})}
+        return {"kind": "regression", "temperature": 0.38, "chroma_gain": 1.0, "confidence": 0.0,
+                **self.params.get("head", {})}
 
     def to_json(self, **extra) -> str:
         return json.dumps({"format": FORMAT, **self.__dict__, **extra}, sort_keys=True)
@@ -128,8 +130,8 @@ class Network:
         self.info, self.stride, centres = self._read_settings()
         head = self.info.head
         self.kind = head["kind"]
-        self.temperature = float(head["temperature"])
-        self.chroma_gain = float(head["chroma_gain"])
+        # the decoding inside the graph; the numpy one (decoding.decode) repeats it where it is changed
+        self.decoding = Decoding(float(head["temperature"]), float(head["chroma_gain"]), float(head["confidence"]))
         self.ab_centres = None if centres is None else np.asarray(centres, dtype=np.float32)
 
     def _session(self):

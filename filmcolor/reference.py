@@ -40,6 +40,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from .decoding import softmax
 from .errors import InputError
 
 SIGMA = 5.0  # a/b units: each reference pixel votes for nearby bins with this Gaussian (Zhang et al.'s soft encoding)
@@ -108,12 +109,6 @@ def reference_ab(rgb: np.ndarray) -> np.ndarray:
     if np.hypot(ab[:, 0], ab[:, 1]).mean() < GREY_CHROMA:
         raise InputError("has no colour to give (it is grey or nearly so)")
     return ab
-
-
-def softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
-    """Softmax of ``x`` along ``axis`` (shifted by the maximum, so it never overflows)."""
-    e = np.exp(x - x.max(axis=axis, keepdims=True))
-    return e / e.sum(axis=axis, keepdims=True)
 
 
 def make_reference(rgb: np.ndarray, centres: np.ndarray | None, strength: float = STRENGTH) -> Reference:

@@ -196,3 +196,45 @@ def test_bundled_default_loads():
     assert c.info.arch in ("unet", "effunet")
     out = c.colorize(np.full((40, 60), 128, np.uint8))
     assert out.shape == (40, 60, 3)
+
+
+def test_sureness_is_one_on_a_single_colour_and_nothing_on_opposite_ones():
+    from filmcolor.decoding import Decoding, decode
+
+    centres = np.array([[0, 0], [40, 0], [-40, 0], [0, 30]], np.float32)
+    sure = np.array([0, 1, 0, 0], np.float32)
+    split = np.array([0, 0.5, 0.5, 0], np.float32)
+    lean = np.array([0, 0.6, 0.4, 0], np.float32)  # the mean, 8 units of a, is a colour neither bin holds
+    assert np.allclose(decode(sure, centres, Decoding(1, 1.5, 0)), [60, 0])
+    assert np.allclose(decode(sure, centres, Decoding(1, 1, 1)), [40 * 1600 / 1601, 0])
+    assert np.allclose(decode(split, centres, Decoding(1, 1, 1)), [0, 0])
+    plain, weighted = decode(lean, centres, Decoding(1, 1, 0)), decode(lean, centres, Decoding(1, 1, 1))
+    assert np.allclose(plain, [8, 0]) and np.allclose(weighted, [8 * 64 / 1601, 0])
+    with pytest.raises(ValueError, match="4 bins"):
+        decode(np.ones(3, np.float32), centres, Decoding())
+
+
+def test_a_decoding_given_to_the_colorizer_is_the_one_it_colours_with(photo):
+    from filmcolor.decoding import Decoding
+
+    own = Colorizer.load(device="cpu")
+    assert own.info.head["kind"] == "classify"
+    same = Colorizer.load(device="cpu", decoding=own.net.decoding)  # numpy, not the graph's decoding
+    assert np.abs(same.colorize(photo).astype(int) - own.colorize(photo)).max() <= 1
+
+    def chroma(c: Colorizer) -> float:
+        lab = cv2.cvtColor(c.colorize(photo), cv2.COLOR_RGB2LAB).astype(np.float32)
+        return float(np.hypot(lab[..., 1] - 128, lab[..., 2] - 128).mean())
+
+    t = own.net.decoding.temperature
+    plain, sure = Colorizer.load(device="cpu", decoding=Decoding(t, 1.0, 0.0)), Colorizer.load(
+        device="cpu", decoding=Decoding(t, 1.0, 2.0))
+    assert chroma(sure) < 0.9 * chroma(plain)
+    assert chroma(Colorizer.load(device="cpu", decoding=Decoding(t, 1.5, 0.0))) > 1.3 * chroma(plain)
+
+
+def test_a_regression_models_decoding_cannot_be_changed(tiny_model):
+    from filmcolor.decoding import Decoding
+
+    with pytest.raises(ValueError, match="classification"):
+        Colorizer.load(tiny_model, device="cpu", decoding=Decoding(1, 1.2, 0))

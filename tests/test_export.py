@@ -9,6 +9,7 @@ import torch.nn.functional as F
 from click.testing import CliRunner
 
 from filmcolor import Colorizer
+from filmcolor.decoding import Decoding, decode, softmax
 from filmcolor.errors import ModelError
 from filmcolor.network import DEFAULT_PATH, Network
 from train import checkpoint, model
@@ -28,10 +29,11 @@ def torch_ab(net: model.ColorNet, L: np.ndarray) -> tuple[np.ndarray, np.ndarray
     return ab.numpy(), raw.numpy()
 
 
-@pytest.mark.parametrize("arch,head", [("unet", "regression"), ("effunet", "classify"), ("effunet", "regression")])
-def test_export_equals_torch_at_every_size(tmp_path, arch, head):
+@pytest.mark.parametrize("arch,head,confidence", [("unet", "regression", 0), ("effunet", "classify", 0),
+                                                  ("effunet", "classify", 0.7), ("effunet", "regression", 0)])
+def test_export_equals_torch_at_every_size(tmp_path, arch, head, confidence):
     torch.manual_seed(0)
-    params = {"head": {"kind": head, "temperature": 0.5, "chroma_gain": 1.3}}
+    params = {"head": {"kind": head, "temperature": 0.5, "chroma_gain": 1.3, "confidence": confidence}}
     if arch == "unet":
         params["channels"] = [8, 16, 16, 32, 32]
     net = model.build(arch, params).eval()
@@ -43,7 +45,7 @@ def test_export_equals_torch_at_every_size(tmp_path, arch, head):
     path = tmp_path / "m.onnx"
     to_onnx(net, info, path)
     onnx_net = Network(path, device="cpu")
-    assert onnx_net.kind == head and onnx_net.temperature == 0.5 and onnx_net.chroma_gain == 1.3
+    assert onnx_net.kind == head and onnx_net.decoding == Decoding(0.5, 1.3, confidence)
     assert onnx_net.stride == net.stride
     rng = np.random.default_rng(0)
     for n, h, w in SHAPES[:3] if arch == "effunet" else SHAPES:
@@ -53,6 +55,12 @@ def test_export_equals_torch_at_every_size(tmp_path, arch, head):
         assert got_ab.shape == (n, 2, h, w)
         assert np.abs(got_ab - want_ab).max() < 1e-3, (n, h, w)
         assert np.abs(got_raw - want_raw).max() < 1e-3, (n, h, w)
+        if head == "classify":  # numpy's decoding (references, sweeps) is the graph's
+            prob = softmax(got_raw.transpose(0, 2, 3, 1) / np.float32(0.5))
+            mine = decode(prob, onnx_net.ab_centres, onnx_net.decoding).transpose(0, 3, 1, 2)
+            graph = torch.from_numpy(np.ascontiguousarray(mine))
+            graph = F.interpolate(graph, scale_factor=net.stride, mode="bilinear", align_corners=False).numpy()
+            assert np.abs(graph - got_ab).max() < 1e-3
 
 
 def test_bundled_model_is_the_export_of_its_checkpoint():
