@@ -81,6 +81,21 @@ def test_holdout_keeps_whole_folders_out_of_training(tmp_path):
         data.holdout(b, [tmp_path / "data"])
 
 
+def test_a_fraction_of_the_photos_keeps_every_source_and_nests(tmp_path):
+    make_photos(tmp_path / "d" / "big", 40)
+    make_photos(tmp_path / "d" / "small", 4, seed=1)
+    files = data.find_images([tmp_path / "d"])
+    quarter = data.subsample(files, [tmp_path / "d"], 0.25, seed=0)
+    half = data.subsample(files, [tmp_path / "d"], 0.5, seed=0)
+    count = lambda fs, src: sum(f.parent.name == src for f in fs)  # noqa: E731
+    assert (count(quarter, "big"), count(quarter, "small")) == (10, 1)
+    assert (count(half, "big"), count(half, "small")) == (20, 2)
+    assert set(quarter) <= set(half) and data.subsample(files, [tmp_path / "d"], 1.0, 0) == files
+    assert set(data.subsample(files, [tmp_path / "d"], 0.25, seed=1)) != set(quarter)
+    with pytest.raises(data.DataError, match="fraction"):
+        data.subsample(files, [tmp_path / "d"], 0, 0)
+
+
 def test_sources_are_first_folders_below_each_root(tmp_path):
     roots = [tmp_path / "photos", tmp_path / "cutouts"]
     assert data.source_of(tmp_path / "photos" / "ifct" / "x" / "1.jpg", roots) == "photos/ifct"

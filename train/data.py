@@ -131,6 +131,24 @@ def split_files(files: list[Path], val_fraction: float, seed: int) -> tuple[list
     return sorted(order[n_val:]), sorted(order[:n_val])
 
 
+def subsample(files: list[Path], roots: list[str | Path], fraction: float, seed: int) -> list[Path]:
+    """A seeded ``fraction`` of ``files``, taken from every source alike (at least
+    one photo of each), so a smaller set keeps the larger one's mix of sources:
+    what a learning curve needs. Nested fractions of one seed are nested sets."""
+    if not 0 < fraction <= 1:
+        raise DataError(f"the fraction of training photos must be in (0, 1]. Got {fraction}")
+    if fraction == 1:
+        return list(files)
+    by_source: dict[str, list[Path]] = {}
+    for f in sorted(files):
+        by_source.setdefault(source_of(f, roots), []).append(f)
+    kept = []
+    for name, group in sorted(by_source.items()):
+        random.Random(f"{seed}/{name}").shuffle(group)
+        kept += group[: max(1, round(len(group) * fraction))]
+    return sorted(kept)
+
+
 def write_split(path: Path, train: list[Path], val: list[Path]) -> None:
     path.write_text(json.dumps({"train": [str(p) for p in train], "val": [str(p) for p in val]}, indent=1))
 

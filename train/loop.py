@@ -57,6 +57,7 @@ class TrainConfig:
     freeze_bn: bool = False
     decoder: tuple[int, ...] = (96, 64, 48, 32)  # effunet decoder widths, deep to shallow
     size: int = 128
+    data_fraction: float = 1.0  # train on this share of each source's photos (learning curves)
     epochs: int = 30
     batch_size: int = 32
     lr: float = 1e-3
@@ -304,7 +305,7 @@ def _model_info(cfg: TrainConfig, net, train_ds, figures: dict) -> checkpoint.Mo
             "held_out_folders": portable_folders(cfg.hold_out, cfg.data + cfg.val_data + cfg.hold_out),
             **train_ds.summary(), "loss": cfg.loss,
             "pretrained": cfg.pretrained, "balance": cfg.balance, "rebalance": cfg.rebalance,
-            "encoder_lr": cfg.encoder_lr, "freeze_bn": freezes_bn(cfg),
+            "encoder_lr": cfg.encoder_lr, "freeze_bn": freezes_bn(cfg), "data_fraction": cfg.data_fraction,
         },
         validation={k: round(v, 4) for k, v in figures.items() if v is not None},
     )
@@ -341,6 +342,7 @@ def fit(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> tuple[
             train_files, val_files = data.holdout(files, cfg.val_data)
         else:
             train_files, val_files = data.split_files(files, cfg.val_fraction, cfg.seed)
+        train_files = data.subsample(train_files, cfg.data, cfg.data_fraction, cfg.seed)
         if ddp.main:
             data.write_split(split_path, train_files, val_files)
     dcfg = data.DataConfig(size=cfg.size, cache=cfg.cache)
