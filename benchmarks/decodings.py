@@ -88,13 +88,13 @@ def main() -> None:
               f"({r['grey_ciede2000']:.2f}) | {r['colorfulness']:.1f} / {r['colorfulness_truth']:.1f} "
               f"({r['colorfulness'] / r['colorfulness_truth']:.0%}) | {w['psnr']}, {w['ciede2000']} of {w['n']} |",
               flush=True)
+        if args.json:  # after every row: a long sweep stopped early keeps what it measured
+            args.json.write_text(json.dumps(rows, indent=1))
     best = chosen(rows)
     print(f"chosen ({len(photos)} photos, {args.half} half): " + (
         "none beats grey at 60% colourfulness" if best is None else ",".join(f"{v:g}" for v in best["decoding"])))
     if args.plot:
         plot(rows, args.plot, f"{args.model or 'bundled model'}: decodings on {len(photos)} photos ({args.half} half)")
-    if args.json:
-        args.json.write_text(json.dumps(rows, indent=1))
 
 
 if __name__ == "__main__":
