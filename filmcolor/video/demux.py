@@ -57,7 +57,7 @@ def decode(source: Source, plan: OutputPlan, opts: VideoOptions, retimer: Retime
             if window is not None and packet.pts is not None and window.writes(packet.pts):
                 report.window_packets += 1
         try:
-            got = packet.decode()
+            got = source.decode(packet)
         except av.FFmpegError:
             # a segment counts only the damage in what it writes: segments overlap
             report.damaged_packets += window is None or (packet.pts is not None and window.writes(packet.pts))

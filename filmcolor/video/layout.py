@@ -107,8 +107,9 @@ def plan_output(source: Source, opts: VideoOptions, fmt_name: str, suffix: str, 
 
 def _alpha(source: Source) -> str | None:
     """How the film carries transparency: "planes" (a pixel format with alpha: ProRes
-    4444, QuickTime Animation), "vp9" (WebM keeps VP9's beside the picture, which
-    FFmpeg's own VP9 decoder leaves out), or None."""
+    4444, QuickTime Animation, WebM's VP9 through libvpx: source._alpha_decoder),
+    "vp9" (WebM's VP9 alpha where libvpx cannot decode it: not 8-bit 4:2:0, or
+    not in this FFmpeg), or None."""
     if any(c.is_alpha for c in av.VideoFormat(source.in_format, 64, 64).components):
         return "planes"
     if source.vin.metadata.get("alpha_mode", source.vin.metadata.get("ALPHA_MODE")) == "1":

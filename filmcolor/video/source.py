@@ -36,6 +36,12 @@ class Source:
     rate: Fraction  # the nominal frame rate: what the encoder is told, and one frame for repairs
     total: int  # frames the header promises (0: unknown)
     timecode: str | None  # the starting timecode (HH:MM:SS:FF), of the stream or a QuickTime tmcd track
+    # a decoder other than the stream's own (None: the stream's): see _alpha_decoder
+    decoder: av.CodecContext | None = None
+
+    def decode(self, packet: av.Packet) -> list[av.VideoFrame]:
+        """The frames one video packet gives (an empty packet flushes the decoder)."""
+        return self.decoder.decode(packet) if self.decoder is not None else packet.decode()
 
     @property
     def clock_restarts(self) -> bool:
@@ -119,9 +125,28 @@ def _probe(path: Path, container: av.container.InputContainer) -> Source:
         # given to the video as "timecode", the muxer writes it as each container can
         if timecode is None and s.type == "data" and s.metadata.get("timecode"):
             timecode = s.metadata["timecode"]
+    in_format = cc.format.name if cc.format else "yuv420p"
+    decoder = _alpha_decoder(vin, in_format)
     return Source(path=path, container=container, vin=vin, width=cc.width, height=cc.height,
-                  in_format=cc.format.name if cc.format else "yuv420p",
-                  rate=rate, total=total, timecode=timecode)
+                  in_format="yuva420p" if decoder else in_format, rate=rate, total=total, timecode=timecode,
+                  decoder=decoder)
+
+
+def _alpha_decoder(vin: av.VideoStream, in_format: str) -> av.CodecContext | None:
+    """libvpx's VP9 decoder for a WebM film with transparency, else None.
+
+    WebM keeps VP9's alpha as a second VP9 picture in each block's side data
+    (``alpha_mode`` 1). FFmpeg's own VP9 decoder, the stream's default, leaves
+    it out; libvpx's decodes both and gives yuva420p, as ``ffmpeg -c:v
+    libvpx-vp9 -i`` does. libvpx holds alpha for 8-bit 4:2:0 only.
+    """
+    if vin.codec_context.name != "vp9" or in_format != "yuv420p" or "libvpx-vp9" not in av.codecs_available:
+        return None
+    if vin.metadata.get("alpha_mode", vin.metadata.get("ALPHA_MODE")) != "1":
+        return None
+    decoder = av.CodecContext.create("libvpx-vp9", "r")
+    decoder.thread_type = "AUTO"
+    return decoder
 
 
 def expected_frames(path: str | os.PathLike) -> int:
