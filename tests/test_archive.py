@@ -358,6 +358,25 @@ def test_avi_output_keeps_every_frame_in_order(tiny_model, tmp_path):
         assert int(np.argmin(errors)) == 1, (i, errors)
 
 
+@pytest.mark.parametrize("claimed", [444, 20])
+def test_an_avi_whose_header_miscounts_its_frames_keeps_them_all(tiny_model, tmp_path, claimed):
+    import struct
+
+    src = ffmpeg(tmp_path / "true.avi", *lavfi_source(2.72, size="160x120", audio=None), "-c:v", "mpeg4")
+    b = bytearray(src.read_bytes())
+    for chunk, at in ((b"avih", 16), (b"strh", 32)):  # dwTotalFrames; the stream's dwLength
+        struct.pack_into("<I", b, b.find(chunk) + 8 + at, claimed)
+    bad = tmp_path / "bad.avi"
+    bad.write_bytes(b)
+    r = CliRunner().invoke(main, ["video", str(bad), str(tmp_path / "o.mp4"), "--model", str(tiny_model),
+                                  "--size", "64"])
+    assert r.exit_code == 0, r.output
+    assert decoded_frames(tmp_path / "o.mp4") == decoded_frames(src) == 68
+    assert "wrote" in r.output and "68 frames" in r.output
+    # a header that promises more is said (the file may be cut short); one that promises less is no loss
+    assert ("about 376 frames) are missing" in r.output) == (claimed == 444)
+
+
 def test_a_24_fps_film_on_a_millisecond_clock_goes_into_avi_without_repairs(tiny_model, tmp_path):
     # Matroska keeps 1/24 s as 41 or 42 ms; AVI counts frames: nudging every 41-ms step up to 42
     # would drift and "repair" most of the film
