@@ -1,6 +1,7 @@
 """Flicker with and without temporal smoothing, on a real clip made grey.
 
     python benchmarks/flicker.py [--clip samples/video/bikes.mp4] [--size 128] [--chroma-memory 0.8 ...]
+        [--strength 0.9 ...]
 
 The clip's colour frames are the truth. A grey copy (U = V = neutral,
 lossless FFV1) goes through `colorize_video` with and without smoothing
@@ -31,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 import av
@@ -39,6 +41,7 @@ import numpy as np
 from common import REPO
 
 from filmcolor import Colorizer, metrics
+from filmcolor.temporal import SmoothConfig
 from filmcolor.video import VideoOptions, colorize_video
 
 GAPS = (1, 5, 25)  # frames over which static pixels' colour change is measured
@@ -99,7 +102,7 @@ def measures(frames, truth, cuts) -> dict:
 
 
 def run(clip: Path, size: int | None = None, key_interval: int = VideoOptions.key_interval,
-        variants: tuple[float, ...] = ()) -> dict:
+        variants: dict[str, SmoothConfig] | None = None) -> dict:
     """Measures of truth, raw and smoothed; flicker removed; cuts and any crossed."""
     truth = decode_rgb(clip)
     with av.open(str(clip)) as c:
@@ -114,11 +117,11 @@ def run(clip: Path, size: int | None = None, key_interval: int = VideoOptions.ke
             dst = Path(tmp) / f"{name}.mkv"
             colorize_video(colorizer, grey, dst, VideoOptions(codec="ffv1", smooth=smooth, key_interval=key_interval))
             out[name] = decode_rgb(dst)
-        for memory in variants:  # the smoothed film with SmoothConfig.chroma_memory
-            dst = Path(tmp) / f"memory{memory}.mkv"
-            opts = VideoOptions(codec="ffv1", key_interval=key_interval, chroma_memory=memory)
-            colorize_video(colorizer, grey, dst, opts)
-            out[f"chroma memory {memory}"] = decode_rgb(dst)
+        for i, (name, smoothing) in enumerate((variants or {}).items()):  # the smoothed film, set otherwise
+            dst = Path(tmp) / f"variant{i}.mkv"
+            colorize_video(colorizer, grey, dst, VideoOptions(codec="ffv1", key_interval=key_interval,
+                                                              smoothing=smoothing))
+            out[name] = decode_rgb(dst)
     m = {"truth": measures(truth, truth, cuts)}
     m.update({k: measures(v, truth, cuts) for k, v in out.items()})
     removed = {}
@@ -137,8 +140,20 @@ def main() -> None:
     ap.add_argument("--key-interval", type=int, default=VideoOptions.key_interval)
     ap.add_argument("--chroma-memory", type=float, nargs="*", default=[],
                     help="Also the smoothed film with these SmoothConfig.chroma_memory values (0.8, 0.95...).")
+    ap.add_argument("--strength", type=float, nargs="*", default=[],
+                    help="Also the smoothed film with these SmoothConfig.strength values (the history's weight "
+                         "at key frames; with each --chroma-memory too).")
     args = ap.parse_args()
-    r = run(args.clip, args.size, args.key_interval, tuple(args.chroma_memory))
+    variants = {}
+    for strength in [None, *args.strength]:
+        for memory in [None, *args.chroma_memory]:
+            if strength is None and memory is None:
+                continue
+            cfg = replace(SmoothConfig(), **({} if strength is None else {"strength": strength}),
+                          **({} if memory is None else {"chroma_memory": memory}))
+            variants[", ".join(n for n in (strength is not None and f"strength {strength}",
+                                          memory is not None and f"chroma memory {memory}") if n)] = cfg
+    r = run(args.clip, args.size, args.key_interval, variants)
     m = r["measures"]
     print(f"{args.clip.name}: {r['frames']} frames, cuts at {r['cuts']}, --size {r['size']}, "
           f"--key-interval {args.key_interval}\n")

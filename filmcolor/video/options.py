@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ..temporal import SmoothConfig
+
 
 @dataclass
 class VideoOptions:
@@ -20,7 +22,7 @@ class VideoOptions:
     # the whole film slower than 1 (measured with torch, again with ONNX Runtime)
     cpu_threads: int | None = None
     deinterlace: bool = False
-    chroma_memory: float = 0.0  # temporal.SmoothConfig.chroma_memory (an experiment; 0: off)
+    smoothing: SmoothConfig = field(default_factory=SmoothConfig)  # how colour is carried and held (smooth)
     drop: tuple[str, ...] = ()  # streams left out (--drop: 3, a:1, s, d, t)
     pix_fmt: str | None = None  # the encoder's pixel format; None: chosen (encoding.choose_pixel_format)
     queue_batches: int = 2  # batches buffered between stages

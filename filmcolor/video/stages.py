@@ -26,9 +26,9 @@ def colour(items: Iterable[tuple], colorizer: Colorizer, frame_colorizer: FrameC
     """``("frame", f)`` items coloured in batches of ``opts.batch_size``; every other
     item passed on in place. The network's thread count is set for the film and
     given back when the stage ends (however it ends)."""
-    from ..temporal import SmoothConfig, Smoother
+    from ..temporal import Smoother
 
-    smoother = Smoother(SmoothConfig(chroma_memory=opts.chroma_memory)) if opts.smooth else None
+    smoother = Smoother(opts.smoothing) if opts.smooth else None
     threads = colorizer.threads  # what the caller had: given back when the film ends
     if colorizer.device == "cpu":
         colorizer.set_threads(network_threads(opts))
