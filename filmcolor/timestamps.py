@@ -75,7 +75,10 @@ class Retimer:
     def __post_init__(self) -> None:
         if self.step < 1 or self.min_step < 1:
             raise ValueError(f"step ({self.step}) and min_step ({self.min_step}) must be at least 1 tick")
-        self.min_step = min(self.min_step, self.step)
+        if self.min_step >= self.step + 1:
+            # an output clock coarser than a frame by more than rounding (a copied stream's
+            # packets, step 1): check no collisions rather than push every packet on a tick
+            self.min_step = self.step
         self.jump_ticks = self.jump_ticks or JUMP_SECONDS * 25 * self.step
         self._held: deque = deque()  # (item, the decoder's pts, best guess)
         self._pool: list[int] = []  # the held frames' best guesses, sorted
@@ -152,10 +155,11 @@ class Retimer:
         return out
 
     def _on_output(self, t: int) -> int:
-        """``t`` on the output's clock, rounded as FFmpeg rescales (to nearest, half up)."""
+        """``t`` on the output's clock, rounded as FFmpeg rescales (to nearest, halves away from zero)."""
         if self.min_step == 1:
             return t
-        return math.floor(Fraction(t) / self.min_step + Fraction(1, 2))
+        x = Fraction(t) / self.min_step
+        return math.floor(x + Fraction(1, 2)) if x >= 0 else -math.floor(-x + Fraction(1, 2))  # halves away from 0
 
     def missing_frames(self) -> tuple[int, list[int]]:
         """(frames missing in gaps, the times where they are) for a steady film: in one

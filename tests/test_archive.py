@@ -92,6 +92,9 @@ def test_times_that_are_right_are_left_alone():
     ([(round(k * 1000 / 24), None) for k in range(48)], 42, Fraction(125, 3), {},  # 24 fps in ms, into 1/24 s
      [round(k * 1000 / 24) for k in range(48)]),
     ([(0, None), (42, None), (50, None), (125, None)], 42, Fraction(125, 3), {}, [0, 42, 84, 125]),  # 50 is 42's tick
+    # 29.97/30 fps in ms into AVI: one frame (33 ms) is finer than the output's tick (33.3 ms)
+    ([(round(k * 100 / 3), None) for k in range(21)] + [(677, None)], 33, Fraction(100, 3), {},
+     [round(k * 100 / 3) for k in range(21)] + [700]),
     ([(1000, None), (1040, None), (0, None), (40, None)], 40, 1, {}, [1000, 1040, 1080, 1120]),  # clock went back
     ([(0, None), (40, None), (90000, None)], 40, 1, {"clock_restarts": True, "jump_ticks": 400}, [0, 40, 80]),
     ([(0, None), (40, None), (90000, None)], 40, 1, {}, [0, 40, 90000]),  # a pause, where clocks do not restart

@@ -330,10 +330,32 @@ def test_decoder_widths_reach_the_checkpoint_and_the_exported_model(tmp_path):
     net = build_network(TrainConfig(encoder="lite0", pretrained=False, decoder=(40, 32, 24, 16)))
     assert [b[0].out_channels for b in net.decoder] == [40, 32, 24, 16]
     path = tmp_path / "w.safetensors"
-    checkpoint.save(path, net, checkpoint.ModelInfo(arch="effunet", params=model.config_to_dict(net.cfg),
-                                                    train_size=32))
+    info = checkpoint.ModelInfo(arch="effunet", params=model.config_to_dict(net.cfg), train_size=32)
+    checkpoint.save(path, net, info)
     loaded, _ = checkpoint.load(path)
     assert [b[0].out_channels for b in loaded.decoder] == [40, 32, 24, 16]
+    export(path, tmp_path / "w.onnx")
+    assert Network(tmp_path / "w.onnx", device="cpu").info.params["decoder"] == [40, 32, 24, 16]
+
+
+def test_resume_with_another_network_or_freezing_is_one_line(tmp_path):
+    make_photos(tmp_path / "photos", 12)
+    fit(tiny_cfg(tmp_path, epochs=1), progress=False)
+    for change in ({"encoder_lr": 0.0}, {"loss": "classify"}):
+        with pytest.raises(data.DataError, match="--resume: the run in .* was started with --"):
+            fit(tiny_cfg(tmp_path, epochs=2, **change), resume=True, progress=False)
+    fit(tiny_cfg(tmp_path, epochs=2), resume=True, progress=False)  # the same flags resume
+
+
+def test_a_hold_out_folder_inside_the_validation_folder_chooses_nothing(tmp_path):
+    make_photos(tmp_path / "photos" / "a", 8)
+    make_photos(tmp_path / "photos" / "v", 3, seed=5)
+    inner = make_photos(tmp_path / "photos" / "v" / "kept", 2, seed=6)
+    cfg = tiny_cfg(tmp_path, epochs=1, val_data=[str(tmp_path / "photos" / "v")],
+                   hold_out=[str(tmp_path / "photos" / "v" / "kept")], balance=0.0)
+    fit(cfg, progress=False)
+    train_files, val_files = data.read_split(Path(cfg.out) / "split.json")
+    assert len(val_files) == 3 and not (set(train_files) | set(val_files)) & set(inner)
 
 
 def test_each_epoch_is_judged_at_its_best_decoding(tmp_path):

@@ -47,6 +47,18 @@ def find_images(folders: list[str | Path]) -> list[Path]:
     return sorted(set(files))
 
 
+def outside(files: list[Path], folders: list[str | Path], flag: str) -> list[Path]:
+    """``files`` less those below ``folders`` (which must exist: named by ``flag``)."""
+    for f in folders:
+        if not Path(f).is_dir():
+            raise DataError(f"{flag} {f}: no such folder")
+    roots = [Path(f).resolve() for f in folders]
+    kept = [f for f in files if not any(f.resolve().is_relative_to(r) for r in roots)]
+    if not kept:
+        raise DataError(f"every image lies in a {flag} folder")
+    return kept
+
+
 def holdout(files: list[Path], held_out: list[str | Path]) -> tuple[list[Path], list[Path]]:
     """(training files, validation files): the images below the ``held_out``
     folders are the validation set and are removed from ``files`` wherever

@@ -130,6 +130,7 @@ def build_network(cfg: TrainConfig) -> model.ColorNet:
 
 
 def _encoder(net) -> torch.nn.Module | None:
+    """The encoder of an effunet (also inside DDP's wrapper); None for others."""
     return getattr(getattr(net, "module", net), "encoder", None)
 
 
@@ -149,6 +150,7 @@ def param_groups(net, cfg: TrainConfig) -> list[dict]:
 
 
 def freezes_bn(cfg: TrainConfig) -> bool:
+    """Whether the encoder's BatchNorm keeps its statistics (asked, or the encoder frozen)."""
     return cfg.freeze_bn or cfg.encoder_lr == 0
 
 
@@ -326,6 +328,8 @@ def fit(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> tuple[
         device = torch.device("cuda", torch.cuda.current_device())
     out = Path(cfg.out)
     state_path = out / "last.pt"
+    if resume:
+        _check_resumable(out / "config.json", cfg)
     if ddp.main:
         out.mkdir(parents=True, exist_ok=True)
         (out / "config.json").write_text(json.dumps(dataclasses.asdict(cfg), indent=1))
@@ -337,9 +341,11 @@ def fit(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> tuple[
     else:
         files = data.find_images(cfg.data)
         if cfg.hold_out:
-            files, _ = data.holdout(files, cfg.hold_out)
+            # neither trained on nor chosen by, even where a held-out folder lies inside a --val-data one
+            files = data.outside(files, cfg.hold_out, "--hold-out")
         if cfg.val_data:
             train_files, val_files = data.holdout(files, cfg.val_data)
+            val_files = data.outside(val_files, cfg.hold_out, "--hold-out") if cfg.hold_out else val_files
         else:
             train_files, val_files = data.split_files(files, cfg.val_fraction, cfg.seed)
         train_files = data.subsample(train_files, cfg.data, cfg.data_fraction, cfg.seed)
@@ -373,6 +379,7 @@ def fit(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> tuple[
     if steps_per_epoch == 0:
         raise data.DataError(f"{len(train_ds)} training images: fewer than one batch of {cfg.batch_size}; "
                              f"give --batch-size {max(1, len(train_ds))} or fewer, or more photos")
+    # param_groups also freezes the encoder (requires_grad off) when encoder_lr is 0
     optimizer = torch.optim.AdamW(param_groups(net, cfg), lr=cfg.lr, weight_decay=cfg.weight_decay)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, cosine_with_warmup(cfg.epochs * steps_per_epoch, cfg.warmup_steps)
@@ -449,6 +456,25 @@ def fit(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> tuple[
     if ddp.world > 1:
         dist.destroy_process_group()
     return net, best_figures
+
+
+# what --resume cannot change: the network's shape and which of its parameters learn
+RESUME_FIXED = ("arch", "encoder", "decoder", "loss", "encoder_lr")
+
+
+def _check_resumable(path: Path, cfg: TrainConfig) -> None:
+    """Refuse, in one line, a --resume whose network or optimiser would not load
+    the saved state (a raw torch error otherwise)."""
+    if not path.exists():
+        return
+    saved = json.loads(path.read_text())
+    now = dataclasses.asdict(cfg)
+    changed = [k for k in RESUME_FIXED if k in saved and saved[k] != (list(now[k]) if isinstance(now[k], tuple)
+                                                                      else now[k])]
+    if changed:
+        was = ", ".join(f"--{k.replace('_', '-')} {saved[k]}" for k in changed)
+        raise data.DataError(f"--resume: the run in {path.parent} was started with {was}; give the same, "
+                             "or a new --out")
 
 
 def _make_loss(cfg: TrainConfig, train_ds, sampler, out: Path, ddp: Dist) -> torch.nn.Module:

@@ -54,8 +54,8 @@ class HeadConfig:
     # network is paler than the truth; training chooses it on held-out photos
     chroma_gain: float = 1.0
     # classify only: a/b are also multiplied by sureness ** confidence, where
-    # sureness = |E c|^2 / E |c|^2 over the bins: 1 when the mass sits on one
-    # colour, near 0 when it is spread over opposite ones (0: not used)
+    # sureness = |E c|^2 / (E |c|^2 + 1) over the bins: near 1 when the mass sits
+    # on one colour, near 0 when it is spread over opposite ones (0: not used)
     confidence: float = 0.0
 
 
@@ -116,8 +116,8 @@ SURENESS_EPS = 1.0  # (LAB units)^2: a distribution all on the neutral bin is "u
 
 
 def sureness(mean: torch.Tensor, second: torch.Tensor) -> torch.Tensor:
-    """|E c|^2 / E |c|^2 per pixel, in [0, 1]: mean (B, 2, h, w) and second
-    moment (B, 1, h, w) of the a/b distribution over bins (LAB units)."""
+    """|E c|^2 / (E |c|^2 + SURENESS_EPS) per pixel, in [0, 1): mean (B, 2, h, w)
+    and second moment (B, 1, h, w) of the a/b distribution over bins (LAB units)."""
     return (mean**2).sum(1, keepdim=True) / (second + SURENESS_EPS)
 
 

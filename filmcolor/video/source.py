@@ -144,7 +144,10 @@ def _alpha_decoder(vin: av.VideoStream, in_format: str) -> av.CodecContext | Non
         return None
     if vin.metadata.get("alpha_mode", vin.metadata.get("ALPHA_MODE")) != "1":
         return None
-    decoder = av.CodecContext.create("libvpx-vp9", "r")
+    try:  # an FFmpeg built with libvpx's encoder only names it too
+        decoder = av.CodecContext.create("libvpx-vp9", "r")
+    except (av.FFmpegError, ValueError):
+        return None  # the alpha is said to be lost (layout._alpha)
     decoder.thread_type = "AUTO"
     return decoder
 
