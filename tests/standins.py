@@ -8,6 +8,7 @@ import numpy as np
 
 from filmcolor import Colorizer, ColorizerConfig
 from filmcolor.color import AB_SCALE
+from filmcolor.decoding import Decoding
 from filmcolor.network import ModelInfo
 
 
@@ -17,8 +18,7 @@ class StandInNetwork:
 
     kind = "regression"
     ab_centres = None
-    temperature = 1.0
-    chroma_gain = 1.0
+    decoding = Decoding()
     stride = 1
     device = "cpu"
 

@@ -4,6 +4,7 @@ along the motion. Checked with a stand-in network whose colour is known."""
 from fractions import Fraction
 
 import av
+import cv2
 import numpy as np
 import pytest
 from media import scene
@@ -160,3 +161,48 @@ def test_chroma_memory_keeps_a_shots_colour_from_breathing_and_a_cut_still_reset
     spread = lambda out, a, b: np.std([np.abs(cr(f) - 128).mean() for f in out[a:b]])  # noqa: E731
     assert spread(steady, 0, 24) < 0.6 * spread(plain, 0, 24)
     assert np.array_equal(cr(steady[24]), cr(plain[24]))  # a new shot starts from the network's own colour
+
+
+class DarkIsRed:
+    """Stands in for a Colorizer: dark things red (a = +60), the rest grey."""
+
+    size = 96
+
+    def ab_small(self, L: np.ndarray, clamp: bool = True) -> np.ndarray:
+        a = np.where(L < 30, 60.0, 0.0).astype(np.float32)
+        return np.concatenate([a, np.zeros_like(a)], axis=1)
+
+
+def pan_colour(cfg) -> list[float]:
+    """A camera panning 3 px a frame over a grey texture brings a dark thing into view
+    (fully in from frame 80 on): the thing's mean Cr above neutral, frame by frame."""
+    w, h = 160, 96
+    world = cv2.GaussianBlur(np.random.default_rng(0).uniform(120, 200, (h, 4 * w)).astype(np.float32), (0, 0), 3)
+    world[30:70, 2 * w + 20 : 2 * w + 80] = 40
+    frames = []
+    for i in range(100):
+        g = world[:, i * 3 : i * 3 + w].astype(np.uint8)
+        f = av.VideoFrame.from_ndarray(np.dstack([g] * 3), format="rgb24").reformat(format="yuv420p")
+        f.pts, f.time_base = i, Fraction(1, 24)
+        frames.append(f)
+    fc = FrameColorizer(DarkIsRed(), FrameLayout(w, h, "yuv420p", "bt709", 1, False), 8, [], key_interval=4)
+    smoother, out = Smoother(cfg), []
+    for i in range(0, len(frames), 8):
+        out += fc.colorize(frames[i : i + 8], smoother)
+    colour = []
+    for i, f in enumerate(out):
+        c = np.frombuffer(f.planes[2], np.uint8).reshape(-1, f.planes[2].line_size)[:, : w // 2].astype(int)
+        lo, hi = max((2 * w + 20 - i * 3) // 2 + 3, 0), min((2 * w + 80 - i * 3) // 2 - 3, w // 2)
+        colour.append(float(c[17:33, lo:hi].mean() - 128) if hi > lo + 2 else float("nan"))
+    return colour
+
+
+def test_a_thing_a_pan_brings_in_gets_its_colour_without_waiting():
+    from filmcolor.temporal import SmoothConfig
+
+    full = pan_colour(SmoothConfig(strength=0.0))[80]  # no history at all: the network's own colour
+    assert full > 25
+    steady = pan_colour(SmoothConfig())
+    assert min(steady[80:]) > 0.85 * full
+    # the whole-frame chroma memory (off by default) is what would hold it back
+    assert pan_colour(SmoothConfig(chroma_memory=0.8))[80] < 0.5 * full
