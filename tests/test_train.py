@@ -96,6 +96,15 @@ def test_a_fraction_of_the_photos_keeps_every_source_and_nests(tmp_path):
         data.subsample(files, [tmp_path / "d"], 0, 0)
 
 
+@pytest.mark.parametrize("epoch_size,steps", [(0, 3), (20, 5)])
+def test_an_epoch_draws_as_many_crops_as_photos_or_as_asked(tmp_path, epoch_size, steps):
+    make_photos(tmp_path / "photos", 16)  # 12 train, 4 validation
+    cfg = tiny_cfg(tmp_path, epochs=1, epoch_size=epoch_size)
+    fit(cfg, progress=False)
+    state = torch.load(Path(cfg.out) / "last.pt", weights_only=True)
+    assert state["scheduler"]["last_epoch"] == steps  # optimiser steps of batch 4
+
+
 def test_sources_are_first_folders_below_each_root(tmp_path):
     roots = [tmp_path / "photos", tmp_path / "cutouts"]
     assert data.source_of(tmp_path / "photos" / "ifct" / "x" / "1.jpg", roots) == "photos/ifct"

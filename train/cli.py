@@ -42,6 +42,9 @@ D = TrainConfig()
 @click.option("--size", default=D.size, help="Training crop size (multiple of 32).")
 @click.option("--data-fraction", default=D.data_fraction,
               help="Train on this share of each source's photos (for a learning curve).")
+@click.option("--epoch-size", default=D.epoch_size,
+              help="Crops drawn an epoch (0: as many as there are training photos); a learning curve "
+                   "keeps it equal so smaller sets get as many steps.")
 @click.option("--epochs", default=D.epochs)
 @click.option("--batch-size", default=D.batch_size)
 @click.option("--lr", default=D.lr)
@@ -55,7 +58,7 @@ D = TrainConfig()
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its last epoch.")
 @click.option("-q", "--quiet", is_flag=True)
 def main(data_dirs, val_dirs, hold_dirs, out, arch, encoder, loss, rebalance, balance, pretrained, encoder_lr,
-         freeze_bn, decoder, size, data_fraction, epochs, batch_size, lr, val_fraction,
+         freeze_bn, decoder, size, data_fraction, epoch_size, epochs, batch_size, lr, val_fraction,
          seed, workers, cache, device, threads, max_steps, resume, quiet) -> None:
     """Train a network; the run's best.safetensors is ready for `filmcolor --model`
     (`python -m train.export RUN OUT` writes the compact shipped form)."""
@@ -73,7 +76,7 @@ def main(data_dirs, val_dirs, hold_dirs, out, arch, encoder, loss, rebalance, ba
     cfg = TrainConfig(
         data=list(data_dirs), val_data=list(val_dirs), hold_out=list(hold_dirs), out=out, arch=arch, encoder=encoder, loss=loss,
         rebalance=rebalance, balance=balance, pretrained=pretrained, encoder_lr=encoder_lr,
-        freeze_bn=freeze_bn, decoder=widths, size=size, data_fraction=data_fraction,
+        freeze_bn=freeze_bn, decoder=widths, size=size, data_fraction=data_fraction, epoch_size=epoch_size,
         epochs=epochs, batch_size=batch_size, lr=lr, val_fraction=val_fraction, seed=seed,
         workers=workers, cache=cache, device=device, threads=threads, max_steps=max_steps,
     )

@@ -58,6 +58,7 @@ class TrainConfig:
     decoder: tuple[int, ...] = (96, 64, 48, 32)  # effunet decoder widths, deep to shallow
     size: int = 128
     data_fraction: float = 1.0  # train on this share of each source's photos (learning curves)
+    epoch_size: int = 0  # crops drawn an epoch; 0: as many as there are training photos
     epochs: int = 30
     batch_size: int = 32
     lr: float = 1e-3
@@ -356,7 +357,7 @@ def fit(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> tuple[
     val_ds = data.PhotoDataset(val_files, dcfg, train=False)
     weights, shares = data.source_weights(train_ds.files, cfg.data, cfg.balance)
     train_ds.draw_backgrounds_by(weights)
-    sampler = data.BalancedSampler(weights, len(train_ds), cfg.seed, ddp.rank, ddp.world)
+    sampler = data.BalancedSampler(weights, cfg.epoch_size or len(train_ds), cfg.seed, ddp.rank, ddp.world)
     val_lab = torch.stack([val_ds[i] for i in range(len(val_ds))])
     if ddp.main and progress:
         print(
