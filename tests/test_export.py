@@ -120,3 +120,16 @@ def test_a_graph_with_other_inputs_or_outputs_is_refused_on_load(tmp_path, tiny_
     onnx.save(proto, path)
     with pytest.raises(ModelError, match="expected input L and outputs ab, raw"):
         Network(path, device="cpu")
+
+
+def test_export_can_set_the_decoding_chosen_on_full_photos(tmp_path):
+    torch.manual_seed(0)
+    net = model.build("effunet", {"head": {"kind": "classify", "temperature": 0.38, "chroma_gain": 1.3}})
+    ckpt = tmp_path / "run.safetensors"
+    checkpoint.save(ckpt, net, checkpoint.ModelInfo(arch="effunet", params=model.config_to_dict(net.cfg)))
+    out = tmp_path / "m.onnx"
+    result = CliRunner().invoke(export_main, [str(ckpt), str(out), "--decoding", "1.0,1.15,0.5"])
+    assert result.exit_code == 0, result.output
+    assert Network(out, device="cpu").decoding == Decoding(1.0, 1.15, 0.5)
+    bad = CliRunner().invoke(export_main, [str(ckpt), str(out), "--decoding", "warm"])
+    assert bad.exit_code == 2 and "expected T,GAIN" in bad.output

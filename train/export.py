@@ -206,13 +206,24 @@ def check(net: model.ColorNet, session) -> float:
     return worst
 
 
-def export(source: Path, out: Path, last: bool = False) -> ModelInfo:
+def export(source: Path, out: Path, last: bool = False, decoding: tuple[float, ...] | None = None) -> ModelInfo:
+    """Write SOURCE's network to OUT (.onnx or .safetensors); ``decoding``
+    (temperature, gain[, confidence]) replaces the one training chose."""
     if source.is_dir():
         net, info = last_epoch(source) if last else checkpoint.load(source / "best.safetensors")
     elif last:
         raise ModelError("--last takes a run folder, not a checkpoint file")
     else:
         net, info = checkpoint.load(source)
+    if decoding is not None:
+        if net.head.cfg.kind != "classify":
+            raise ModelError("--decoding: only a classification model's decoding can be set")
+        cfg = net.head.cfg
+        cfg.temperature, cfg.chroma_gain = decoding[0], decoding[1]
+        cfg.confidence = decoding[2] if len(decoding) > 2 else 0.0
+        info.params = model.config_to_dict(net.cfg)
+        # the validation figures were measured at training's decoding: say which one was set after
+        info.validation = {**info.validation, "decoding_set": list(decoding)}
     out.parent.mkdir(parents=True, exist_ok=True)
     if out.suffix == ".safetensors":  # a checkpoint to keep (fp16), as the bundled model's is
         checkpoint.save(out, net, info, half=True)
@@ -226,7 +237,10 @@ def export(source: Path, out: Path, last: bool = False) -> ModelInfo:
 @click.argument("source", type=click.Path(exists=True, path_type=Path))
 @click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--last", is_flag=True, help="The final epoch (at its best decoding) instead of the best one.")
-def main(source: Path, out: Path, last: bool) -> None:
+@click.option("--decoding", metavar="T,GAIN[,CONFIDENCE]", default=None,
+              help="Decode at this temperature, chroma gain and sureness power instead of training's choice "
+                   "(e.g. one chosen on full photos by benchmarks/decodings.py).")
+def main(source: Path, out: Path, last: bool, decoding: str | None) -> None:
     """Write SOURCE (a run folder or a .safetensors checkpoint) to OUT: an .onnx
     model file for `filmcolor --model OUT`, or a .safetensors checkpoint (fp16)
     to keep beside it."""
@@ -234,8 +248,17 @@ def main(source: Path, out: Path, last: bool) -> None:
         click.echo(f"error: {out}: the model file filmcolor runs is ONNX; name it .onnx "
                    "(or .safetensors for a checkpoint)", err=True)
         sys.exit(2)
+    values = None
+    if decoding is not None:
+        try:
+            values = tuple(float(v) for v in decoding.split(","))
+        except ValueError:
+            values = ()
+        if len(values) not in (2, 3) or values[0] <= 0:
+            click.echo(f"error: --decoding {decoding}: expected T,GAIN[,CONFIDENCE] with T > 0, like 1.0,1.2", err=True)
+            sys.exit(2)
     try:
-        info = export(source, out, last)
+        info = export(source, out, last, values)
     except ModelError as e:
         click.echo(f"error: {e}", err=True)
         sys.exit(2)
