@@ -37,7 +37,7 @@ M = [
  ("a pool interrupted lets its workers run on", "filmcolor/runners.py", "            _stop_now(pool)\n", "            pass\n", ["tests/test_runners.py", "tests/test_segments.py"]),
  ("chapters and film tags dropped", "filmcolor/video/mux.py", "            copy_container_tags(source.container, output)\n", "            pass\n", ["tests/test_catalogue.py"]),
  ("a re-encoded track moved to the end", "filmcolor/video/mux.py", "            elif s.index in plan.reencode:", "            elif False:", ["tests/test_catalogue.py"]),
- ("stream languages dropped", "filmcolor/video/tags.py", "    dst.metadata.update(tags)\n", "    pass\n", ["tests/test_catalogue.py"]),
+ ("stream languages dropped", "filmcolor/video/tags.py", "    dst.metadata.update(_titled(carried(dict(src.metadata))))\n", "    pass\n", ["tests/test_catalogue.py"]),
  ("what the container lost not said", "filmcolor/video/pipeline.py", "                report.warnings += what_was_lost(source.container, muxer.order, tmp, dst.suffix)", "                pass", ["tests/test_catalogue.py"]),
  ("raw DV's 60000 fps believed", "filmcolor/video/source.py", "    if vin.guessed_rate and rate > 4 * vin.guessed_rate:", "    if False:", ["tests/test_catalogue.py"]),
  ("an edit list's hidden frames planned", "filmcolor/segments.py", "            if not p.size or p.is_discard:", "            if not p.size:", ["tests/test_segments.py"]),
@@ -62,25 +62,43 @@ M = [
  ("a QuickTime title not taken as a title", "filmcolor/video/tags.py", "    dst.metadata.update(_titled(carried(dict(src.metadata))))", "    dst.metadata.update(carried(dict(src.metadata)))", ["tests/test_catalogue.py"]),
  ("alpha lost without a word", "filmcolor/video/layout.py", "    elif alpha:", "    elif False:", ["tests/test_catalogue.py"]),
  ("--ray address not checked", "filmcolor/cluster.py", "        _check_reachable(address)\n", "        pass\n", ["tests/test_runners.py"]),
+ ("--hold-out ignored", "train/loop.py", '            files = data.outside(files, cfg.hold_out, "--hold-out")', "            pass", ["tests/test_train.py"]),
+ ("a frozen encoder still takes gradients", "train/loop.py", "        encoder.requires_grad_(False)", "        pass", ["tests/test_train.py"]),
+ ("--freeze-bn ignored", "train/loop.py", "    if freeze_bn and encoder is not None:", "    if False:", ["tests/test_train.py"]),
+ ("--data-fraction ignored", "train/loop.py", "        train_files = data.subsample(train_files, cfg.data, cfg.data_fraction, cfg.seed)", "        pass", ["tests/test_train.py"]),
+ ("--epoch-size ignored", "train/loop.py", "cfg.epoch_size or len(train_ds)", "len(train_ds)", ["tests/test_train.py"]),
+ ("--resume with another network not refused", "train/loop.py", '        _check_resumable(out / "config.json", cfg)', "        pass", ["tests/test_train.py"]),
+ ("the sureness weight ignored (numpy)", "filmcolor/decoding.py", "    if not dec.confidence:", "    if True:", ["tests/test_colorizer.py", "tests/test_export.py"]),
+ ("a decoding given to the Colorizer ignored", "filmcolor/colorizer.py", "        if reference is None and self.cfg.decoding is None:", "        if reference is None:", ["tests/test_colorizer.py"]),
+ ("WebM VP9 alpha read by FFmpeg's own decoder", "filmcolor/video/source.py", "    decoder = _alpha_decoder(vin, in_format)", "    decoder = None", ["tests/test_catalogue.py"]),
+ ("collisions judged on the input clock", "filmcolor/timestamps.py", "                elif self._on_output(out) <= self._on_output(self.last):", "                elif out < self.last + math.ceil(self.min_step):", ["tests/test_archive.py"]),
 ]
-only = sys.argv[1:]
-print("| mutation | file | first failing test |")
-print("|---|---|---|")
-rows = []
-for name, path, old, new, tests in M:
-    if only and not any(o in name for o in only):
-        continue
-    f = REPO / path
-    src = f.read_text()
-    if src.count(old) != 1:  # the code this row plants its bug in has changed: say so, go on
-        print(f"| {name} | {path} | STALE: the line it changes is not there once |", flush=True)
-        continue
-    f.write_text(src.replace(old, new))
-    try:
-        r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-x", *tests],
-                           cwd=REPO, capture_output=True, text=True, timeout=900)
-        failed = re.findall(r"^FAILED (\S+)", r.stdout, re.M)
-        rows.append((name, path, failed[0] if failed else ("SURVIVED" if r.returncode == 0 else f"rc {r.returncode}")))
-    finally:
-        f.write_text(src)
-    print(f"| {rows[-1][0]} | {rows[-1][1]} | {rows[-1][2]} |", flush=True)
+
+
+def main() -> None:
+    """Plant each mutation of M (or those named on the command line) and run its tests."""
+    only = sys.argv[1:]
+    print("| mutation | file | first failing test |")
+    print("|---|---|---|")
+    rows = []
+    for name, path, old, new, tests in M:
+        if only and not any(o in name for o in only):
+            continue
+        f = REPO / path
+        src = f.read_text()
+        if src.count(old) != 1:  # the code this row plants its bug in has changed: say so, go on
+            print(f"| {name} | {path} | STALE: the line it changes is not there once |", flush=True)
+            continue
+        f.write_text(src.replace(old, new))
+        try:
+            r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-x", *tests],
+                               cwd=REPO, capture_output=True, text=True, timeout=900)
+            failed = re.findall(r"^FAILED (\S+)", r.stdout, re.M)
+            rows.append((name, path, failed[0] if failed else ("SURVIVED" if r.returncode == 0 else f"rc {r.returncode}")))
+        finally:
+            f.write_text(src)
+        print(f"| {rows[-1][0]} | {rows[-1][1]} | {rows[-1][2]} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()

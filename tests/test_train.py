@@ -94,6 +94,11 @@ def test_a_fraction_of_the_photos_keeps_every_source_and_nests(tmp_path):
     assert set(data.subsample(files, [tmp_path / "d"], 0.25, seed=1)) != set(quarter)
     with pytest.raises(data.DataError, match="fraction"):
         data.subsample(files, [tmp_path / "d"], 0, 0)
+    cfg = tiny_cfg(tmp_path, epochs=1, data=[str(tmp_path / "d")], data_fraction=0.5, val_fraction=0.1)
+    fit(cfg, progress=False)
+    train_files, val_files = data.read_split(Path(cfg.out) / "split.json")
+    assert len(val_files) == 4 and 18 <= len(train_files) <= 20  # half of the 36 left, both sources kept
+    assert {f.parent.name for f in train_files} == {"big", "small"}
 
 
 @pytest.mark.parametrize("epoch_size,steps", [(0, 3), (20, 5)])
