@@ -49,3 +49,30 @@ def timed(fn: Callable[[], object], warmup: int, repeats: int) -> list[float]:
 def median_ms(fn: Callable[[], object], frames: int, repeats: int = 15, warmup: int = 3) -> float:
     """Median milliseconds a frame of ``fn``, which handles ``frames`` frames a call."""
     return statistics.median(timed(fn, warmup, repeats)) / frames * 1000
+
+
+QUALITY_AXES = (("psnr", "PSNR (dB, higher is better)"), ("ciede2000", "CIEDE2000 (lower is better)"))
+
+
+def quality_figure(title: str):
+    """(fig, axes): a PSNR panel and a CIEDE2000 panel, side by side (matplotlib, no display)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+    fig.suptitle(title, fontsize=10)
+    return fig, axes
+
+
+def finish_quality_figure(fig, axes, grey: dict, xlabel: str, path: Path, legend: int = 1) -> None:
+    """Grey's level (``grey['grey_psnr']``, ``grey['grey_ciede2000']``) on each panel, labels, legend; saved."""
+    for ax, (key, name) in zip(axes, QUALITY_AXES, strict=True):
+        ax.axhline(grey[f"grey_{key}"], color="grey", ls="--", label="grey")
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(name)
+        ax.grid(alpha=0.3)
+    axes[legend].legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)

@@ -18,6 +18,7 @@ import itertools
 import json
 from pathlib import Path
 
+from common import QUALITY_AXES, finish_quality_figure, quality_figure
 from holdout import HALVES, folders
 from quality import measure
 
@@ -36,31 +37,17 @@ def chosen(rows: list[dict]) -> dict | None:
 
 
 def plot(rows: list[dict], path: Path, title: str) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+    fig, axes = quality_figure(title)
     truth = rows[0]["colorfulness_truth"]
-    for (t, c), group in itertools.groupby(sorted(rows, key=lambda r: (r["decoding"][0], r["decoding"][2],
-                                                                        r["decoding"][1])),
-                                           key=lambda r: (r["decoding"][0], r["decoding"][2])):
+    line = lambda r: (r["decoding"][0], r["decoding"][2])  # noqa: E731 (temperature, sureness power)
+    for (t, c), group in itertools.groupby(sorted(rows, key=lambda r: (line(r), r["decoding"][1])), key=line):
         group = list(group)
         x = [r["colorfulness"] / truth * 100 for r in group]
-        for ax, key in zip(axes, ("psnr", "ciede2000"), strict=True):
+        for ax, (key, _) in zip(axes, QUALITY_AXES, strict=True):
             ax.plot(x, [r[key] for r in group], "o-", label=f"T {t:g}, sureness^{c:g}")
-    for ax, key, name in zip(axes, ("psnr", "ciede2000"), ("PSNR (dB, higher is better)",
-                                                           "CIEDE2000 (lower is better)"), strict=True):
-        ax.axhline(rows[0][f"grey_{key}"], color="grey", ls="--", label="grey")
+    for ax in axes:
         ax.axvline(KEEP * 100, color="k", lw=0.5)
-        ax.set_xlabel("colourfulness, % of the truth's (gain rises to the right)")
-        ax.set_ylabel(name)
-        ax.grid(alpha=0.3)
-    axes[1].legend(fontsize=8)
-    fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
+    finish_quality_figure(fig, axes, rows[0], "colourfulness, % of the truth's (gain rises to the right)", path)
 
 
 def main() -> None:

@@ -16,6 +16,7 @@ import argparse
 import json
 from pathlib import Path
 
+from common import QUALITY_AXES, finish_quality_figure, quality_figure
 from holdout import HALVES, folders
 from quality import measure
 
@@ -24,27 +25,14 @@ from filmcolor.network import Network
 
 
 def plot(rows: list[dict], path: Path, title: str) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    fig, axes = quality_figure(title)
     rows = sorted(rows, key=lambda r: r["photos"])
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
     x = [r["photos"] for r in rows]
-    for ax, key, name in zip(axes, ("psnr", "ciede2000"), ("PSNR (dB, higher is better)",
-                                                           "CIEDE2000 (lower is better)"), strict=True):
+    for ax, (key, _) in zip(axes, QUALITY_AXES, strict=True):
         ax.plot(x, [r[key] for r in rows], "o-", label="trained model")
-        ax.axhline(rows[0][f"grey_{key}"], color="grey", ls="--", label="grey")
         ax.set_xscale("log", base=2)
         ax.set_xticks(x, [str(v) for v in x])
-        ax.set_xlabel("training photos and cut-outs")
-        ax.set_ylabel(name)
-        ax.grid(alpha=0.3)
-    axes[0].legend(fontsize=8)
-    fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
+    finish_quality_figure(fig, axes, rows[0], "training photos and cut-outs", path, legend=0)
 
 
 def main() -> None:
