@@ -19,11 +19,11 @@ import json
 from pathlib import Path
 
 from common import QUALITY_AXES, finish_quality_figure, quality_figure
-from holdout import HALVES, folders
+from holdout import HALVES
+from holdout import photos as half_photos
 from quality import measure
 
 from filmcolor.decoding import Decoding
-from filmcolor.evaluate import find_inputs
 
 TEMPERATURES = (0.5, 1.0)
 GAINS = (1.0, 1.2, 1.4, 1.6, 1.8)
@@ -60,9 +60,7 @@ def main() -> None:
     ap.add_argument("--plot", type=Path)
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
-    photos = [p for p in find_inputs(folders(args.half), recursive=True) if p.is_file()]
-    if not photos:
-        raise SystemExit(f"no photos in the {args.half} half: is ../shared/data beside the checkout?")
+    photos = half_photos(args.half)
     rows = []
     print("| T | gain | sureness power | PSNR (grey) | CIEDE2000 (grey) | colourfulness / truth | beats grey: PSNR, CIEDE |")
     print("|---|---|---|---|---|---|---|")

@@ -44,6 +44,16 @@ def folders(half: str, data=DATA) -> list:
     return [data / f for f in HALVES[half]]
 
 
+def photos(half: str) -> list[Path]:
+    """The photos of ``half``; exits with one line where there are none (no ../shared beside the checkout)."""
+    from filmcolor.evaluate import find_inputs
+
+    found = [p for p in find_inputs(folders(half), recursive=True) if p.is_file()]
+    if not found:
+        raise SystemExit(f"no photos in the {half} half: is ../shared/data beside the checkout?")
+    return found
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--flags", action="store_true", help="print the python -m train flags")

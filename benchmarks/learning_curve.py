@@ -17,10 +17,10 @@ import json
 from pathlib import Path
 
 from common import QUALITY_AXES, finish_quality_figure, quality_figure
-from holdout import HALVES, folders
+from holdout import HALVES
+from holdout import photos as half_photos
 from quality import measure
 
-from filmcolor.evaluate import find_inputs
 from filmcolor.network import Network
 
 
@@ -42,9 +42,7 @@ def main() -> None:
     ap.add_argument("--plot", type=Path)
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
-    photos = [p for p in find_inputs(folders(args.half), recursive=True) if p.is_file()]
-    if not photos:
-        raise SystemExit(f"no photos in the {args.half} half: is ../shared/data beside the checkout?")
+    photos = half_photos(args.half)
     rows = []
     print("| training photos | share | PSNR (grey) | CIEDE2000 (grey) | colourfulness / truth | beats grey: PSNR, CIEDE |")
     print("|---|---|---|---|---|---|")

@@ -55,7 +55,7 @@ def outside(files: list[Path], folders: list[str | Path], flag: str) -> list[Pat
     roots = [Path(f).resolve() for f in folders]
     kept = [f for f in files if not any(f.resolve().is_relative_to(r) for r in roots)]
     if not kept:
-        raise DataError(f"every image lies in a {flag} folder")
+        raise DataError(f"every training image lies in a {flag} folder")
     return kept
 
 
@@ -63,12 +63,7 @@ def holdout(files: list[Path], held_out: list[str | Path]) -> tuple[list[Path], 
     """(training files, validation files): the images below the ``held_out``
     folders are the validation set and are removed from ``files`` wherever
     they appear in it (a held-out folder may lie inside a training folder)."""
-    val = find_images(held_out)
-    roots = [Path(f).resolve() for f in held_out]
-    train = [f for f in files if not any(f.resolve().is_relative_to(r) for r in roots)]
-    if not train:
-        raise DataError("every training image lies in a --val-data folder")
-    return train, val
+    return outside(files, held_out, "--val-data"), find_images(held_out)
 
 
 def source_of(path: Path, roots: list[str | Path]) -> str:
