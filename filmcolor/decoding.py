@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-SURENESS_EPS = 1.0  # (LAB units)^2, as train.model.SURENESS_EPS
+SURENESS_EPS = 1.0  # (LAB units)^2: a distribution all on the neutral bin is "unsure" of nothing
 
 
 @dataclass(frozen=True)

@@ -195,12 +195,18 @@ def test_repeated_timestamps_go_into_mp4(tiny_model, tmp_path):
     assert len(pts) == len(stamps) and strictly_increasing(pts)
 
 
-def test_a_size_change_in_mid_stream_is_scaled_back_and_said(tiny_model, tmp_path):
-    big = ffmpeg(tmp_path / "big.ts", *lavfi_source(1, size="320x240", audio=None), "-c:v", "libx264", "-f", "mpegts")
-    small = ffmpeg(tmp_path / "small.ts", *lavfi_source(1, size="160x120", audio=None), "-c:v", "libx264",
-                   "-f", "mpegts")
+def spliced_ts(tmp_path, first: str, then: str):
+    """One second at size ``first``, then one at ``then``, as MPEG-TS files joined byte for byte (a
+    broadcast recording whose picture size changes in mid-stream)."""
+    parts = [ffmpeg(tmp_path / f"part{i}.ts", *lavfi_source(1, size=size, audio=None), "-c:v", "libx264",
+                    "-f", "mpegts") for i, size in enumerate((first, then))]
     src = tmp_path / "spliced.ts"
-    src.write_bytes(big.read_bytes() + small.read_bytes())
+    src.write_bytes(b"".join(p.read_bytes() for p in parts))
+    return src
+
+
+def test_a_size_change_in_mid_stream_is_scaled_back_and_said(tiny_model, tmp_path):
+    src = spliced_ts(tmp_path, "320x240", "160x120")
     dst = tmp_path / "o.mkv"
     r = CliRunner().invoke(main, ["video", str(src), str(dst), "--model", str(tiny_model), "--size", "64", "-q"])
     assert r.exit_code == 0, r.output
@@ -212,11 +218,7 @@ def test_a_size_change_in_mid_stream_is_scaled_back_and_said(tiny_model, tmp_pat
 
 
 def test_a_change_of_shape_in_mid_stream_says_the_distortion(tiny_model, tmp_path):
-    four = ffmpeg(tmp_path / "43.ts", *lavfi_source(1, size="320x240", audio=None), "-c:v", "libx264", "-f", "mpegts")
-    wide = ffmpeg(tmp_path / "169.ts", *lavfi_source(1, size="320x180", audio=None), "-c:v", "libx264",
-                  "-f", "mpegts")
-    src = tmp_path / "spliced.ts"
-    src.write_bytes(four.read_bytes() + wide.read_bytes())
+    src = spliced_ts(tmp_path, "320x240", "320x180")
     r = CliRunner().invoke(main, ["video", str(src), str(tmp_path / "o.mkv"), "--model", str(tiny_model),
                                   "--size", "64", "-q"])
     assert r.exit_code == 0, r.output

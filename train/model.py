@@ -27,6 +27,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from filmcolor.decoding import SURENESS_EPS
+
 from . import colour as color
 
 HEADS = ("regression", "classify")
@@ -111,8 +113,6 @@ class Head(nn.Module):
         s = F.conv2d(prob, rows)
         return s[:, :2] * (gain * sureness(s[:, :2], s[:, 2:]) ** self.cfg.confidence)
 
-
-SURENESS_EPS = 1.0  # (LAB units)^2: a distribution all on the neutral bin is "unsure" of nothing
 
 
 def sureness(mean: torch.Tensor, second: torch.Tensor) -> torch.Tensor:
