@@ -4,13 +4,15 @@ and milliseconds a frame per architecture, head and size.
     python benchmarks/networks.py            # the bundled network: torch eager vs ONNX Runtime
     python benchmarks/networks.py --archs [--threads 2] [--batch 8] [--device cpu]
 
-The first table times the bundled network as filmcolor runs it (its ONNX
-file on ONNX Runtime's CPU provider: decoding of the head and upsampling
-inside the graph) against the same network in torch eager (BatchNorm folded,
-channels-last, inference mode, the head decoded and upsampled as the graph
-does), at 128x128 and 128x224 (a 720p frame at --size 128), batch 1 and 8,
-1 and 2 threads: ms/frame is the median of 15 timed batches after 3 warm-up
-batches. ``--archs`` prints the per-architecture table in torch (median of 5).
+The first table times the bundled network as filmcolor runs it for photos
+(its ONNX file on ONNX Runtime's CPU provider: decoding of the head and
+upsampling inside the graph) against the same network in torch eager
+(BatchNorm folded, channels-last, inference mode, the head decoded and
+upsampled as the graph does: what filmcolor ran before), at 128x128 and
+128x224 (a 720p frame at --size 128), batch 1 and 8, 1 and 2 threads. The
+two are timed in alternating blocks of 4 batches, 5 rounds (see
+``alternating``): ms/frame is the median of each one's 20 batches, the ratio
+the median of the rounds' ratios. ``--archs`` prints the per-architecture table in torch (median of 5).
 """
 
 from __future__ import annotations
@@ -18,11 +20,11 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
+from collections.abc import Callable
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from common import median_ms
 from torch.utils.flop_counter import FlopCounterMode
 
 from filmcolor.network import Network
@@ -81,15 +83,41 @@ def measure(device_name: str = "cpu", threads: int = 2, batch: int = 8, sizes=(1
     return rows
 
 
+def alternating(a: Callable[[], object], b: Callable[[], object], rounds: int = 5, block: int = 4
+                ) -> tuple[list[float], list[float], list[float]]:
+    """Seconds a call of a and of b, timed in alternating blocks (a's block, b's,
+    a's, ...) so that a drift of the machine's speed falls on both alike. Each
+    block starts with an untimed call (caches warm again after the other) and
+    ends with a pause, so ORT's spinning threads are still before the other
+    runs. Returns each one's timed calls and each round's ratio a/b."""
+    ta, tb, ratios = [], [], []
+    for _ in range(rounds):
+        medians = []
+        for fn, out in ((a, ta), (b, tb)):
+            fn()
+            times = []
+            for _ in range(block):
+                t = time.perf_counter()
+                fn()
+                times.append(time.perf_counter() - t)
+            out += times
+            medians.append(statistics.median(times))
+            time.sleep(0.05)
+        ratios.append(medians[0] / medians[1])
+    return ta, tb, ratios
+
+
 def runtimes(shapes=((128, 128), (128, 224)), batches=(1, 8), threads=(1, 2)) -> list[dict]:
     """The bundled network, torch eager against ONNX Runtime: one dict per
-    (threads, batch, shape) with ms/frame of each and the largest a/b difference."""
+    (threads, batch, shape) with the median ms/frame of each (``torch_ms``,
+    ``ort_ms``), ``ratio`` (the median of the rounds' ratios, see
+    :func:`alternating`) and the largest a/b difference."""
     net, _ = checkpoint.load()
     net = model.fuse_batchnorm(net).to(memory_format=torch.channels_last)
     rows = []
     for t in threads:
         torch.set_num_threads(t)
-        onnx = Network(device="cpu", threads=t)
+        onnx = Network(device="cpu", threads=t)  # as photos run it: the network has the cores
         for n in batches:
             for h, w in shapes:
                 L = (np.random.default_rng(0).random((n, 1, h, w)) * 100).astype(np.float32)
@@ -99,9 +127,14 @@ def runtimes(shapes=((128, 128), (128, 224)), batches=(1, 8), threads=(1, 2)) ->
                     with torch.inference_mode():
                         return F.interpolate(net.predict_ab(x), size=size, mode="bilinear", align_corners=False)
 
-                diff = float(np.abs(eager().numpy() - onnx.run(L)[0]).max())
-                torch_ms, ort_ms = median_ms(eager, n), median_ms(lambda L=L, net=onnx: net.run(L), n)
-                rows.append({"threads": t, "batch": n, "shape": (h, w), "torch_ms": torch_ms, "ort_ms": ort_ms,
+                def ort(L=L, net=onnx):
+                    return net.run(L)
+
+                diff = float(np.abs(eager().numpy() - ort()[0]).max())
+                ta, tb, ratios = alternating(eager, ort)
+                rows.append({"threads": t, "batch": n, "shape": (h, w),
+                             "torch_ms": statistics.median(ta) / n * 1000, "ort_ms": statistics.median(tb) / n * 1000,
+                             "ratio": statistics.median(ratios), "ratios": (min(ratios), max(ratios)),
                              "max_diff": diff})
     return rows
 
@@ -115,12 +148,14 @@ def main() -> None:
     ap.add_argument("--sizes", type=int, nargs="+", default=[128, 256])
     args = ap.parse_args()
     if not args.archs:
-        print("| input (N x 1 x H x W) | threads | torch eager | ONNX Runtime CPU | ratio | max a/b difference |")
+        print("| input (N x 1 x H x W) | threads | torch eager | ONNX Runtime CPU | ratio (rounds' spread) | "
+              "max a/b difference |")
         print("|---|---|---|---|---|---|")
         for r in runtimes():
             (h, w), n = r["shape"], r["batch"]
+            lo, hi = r["ratios"]
             print(f"| {n} x 1 x {h} x {w} | {r['threads']} | {r['torch_ms']:.1f} ms/frame | {r['ort_ms']:.1f} | "
-                  f"{r['torch_ms'] / r['ort_ms']:.1f}x | {r['max_diff']:.1g} |")
+                  f"{r['ratio']:.2f}x ({lo:.2f}-{hi:.2f}) | {r['max_diff']:.1g} |")
         return
     rows = measure(args.device, args.threads, args.batch, args.sizes)
     print(f"device {args.device}, {args.threads} threads, batch {args.batch}\n")
