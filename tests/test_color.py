@@ -68,6 +68,22 @@ def test_clamp_ab_leaves_moderate_colors_alone():
     assert np.abs(out - lab[1:]).max() < 1e-4
 
 
+def test_polar_hue_cells_are_numpys_also_at_the_edges_of_cells():
+    n = 180
+    edges = np.arange(n) * (2 * np.pi / n)
+    for off in (0.0, 1e-6, -1e-6, 1e-4, -1e-4, 0.5 * 2 * np.pi / n):  # OpenCV's angle is off by up to 2e-4
+        for r in (0.5, 50.0):
+            a, b = (r * np.cos(edges + off)).astype(np.float32), (r * np.sin(edges + off)).astype(np.float32)
+            want = np.floor(np.arctan2(b, a) * (n / (2 * np.pi))).astype(np.int64) % n
+            assert np.array_equal(color.polar(a, b, n)[1], want), (off, r)
+    rng = np.random.default_rng(3)
+    a, b = rng.normal(0, 30, (2, 7, 64, 96)).astype(np.float32)
+    want = np.floor(np.arctan2(b, a) * (n / (2 * np.pi))).astype(np.int64) % n
+    chroma, cells = color.polar(a, b, n)
+    assert np.array_equal(cells, want)
+    assert chroma.shape == a.shape and np.abs(chroma - np.hypot(a, b)).max() < 1e-4
+
+
 def test_check_image_reports_what_came_in():
     with pytest.raises(ValueError, match=r"expected \(\*, 3, H, W\). Got \(4, 4\)"):
         color.lab_to_rgb(np.zeros((4, 4), np.float32))
