@@ -117,7 +117,7 @@ def runtimes(shapes=((128, 128), (128, 224)), batches=(1, 8), threads=(1, 2)) ->
     rows = []
     for t in threads:
         torch.set_num_threads(t)
-        onnx = Network(device="cpu", threads=t)  # as photos run it: the network has the cores
+        onnx = Network(device="cpu", threads=t)
         for n in batches:
             for h, w in shapes:
                 L = (np.random.default_rng(0).random((n, 1, h, w)) * 100).astype(np.float32)

@@ -125,15 +125,9 @@ class Colorizer:
         """CPU threads the network runs on now (None: one per physical core)."""
         return self.net.threads
 
-    @property
-    def shared(self) -> bool:
-        """Whether the network shares the cores with other work now (see :meth:`set_threads`)."""
-        return self.net.shared
-
-    def set_threads(self, threads: int | None, shared: bool = False) -> None:
-        """Run the network on ``threads`` CPU threads from now on (None: one per core);
-        ``shared``: beside other work that needs the cores (a film's encoder)."""
-        self.net.set_threads(threads, shared)
+    def set_threads(self, threads: int | None) -> None:
+        """Run the network on ``threads`` CPU threads from now on (None: one per core)."""
+        self.net.set_threads(threads)
 
     # -------------------------------------------------------------- small size
 

@@ -119,8 +119,7 @@ class Network:
                              f"python -m train.export {args}")
         self.providers = providers_for(device)
         self.threads = threads
-        self.shared = False  # see set_threads
-        self._sessions: dict = {}  # (threads, shared) -> session: a film's colour stage uses fewer
+        self._sessions: dict = {}  # thread count -> session: a film's colour stage uses fewer
         self.session = self._session()
         self.device = next(k for k, p in PROVIDERS.items() if p == self.session.get_providers()[0])
         asked = parse_device(device)[0]
@@ -136,10 +135,9 @@ class Network:
         self.ab_centres = None if centres is None else np.asarray(centres, dtype=np.float32)
 
     def _session(self):
-        key = (self.threads, self.shared)
-        if key not in self._sessions:
-            self._sessions[key] = self._new_session()
-        return self._sessions[key]
+        if self.threads not in self._sessions:
+            self._sessions[self.threads] = self._new_session()
+        return self._sessions[self.threads]
 
     def _new_session(self):
         import onnxruntime as ort
@@ -149,9 +147,8 @@ class Network:
         if self.threads:
             opts.intra_op_num_threads = self.threads
         opts.inter_op_num_threads = 1
-        # Between two operators ORT's threads spin for work: 20% less time a batch on 2 threads,
-        # but a film's encoder needs those cycles, so there they sleep instead.
-        opts.add_session_config_entry("session.intra_op.allow_spinning", "0" if self.shared else "1")
+        # idle threads sleep instead of spinning: a film's encoder needs the cores between batches
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         if self.providers[0] != "CPUExecutionProvider" and hasattr(ort, "preload_dlls"):
             # CUDA and cuDNN installed from PyPI (nvidia-* wheels) are found only once loaded
             try:
@@ -185,12 +182,10 @@ class Network:
             raise ModelError(f"{self.path}: expected input L and outputs ab, raw. Got {inputs} and {names}")
         return info, int(stride), centres
 
-    def set_threads(self, threads: int | None, shared: bool = False) -> None:
-        """Use ``threads`` CPU threads from now on (a new session the first time: about 0.2 s).
-        ``shared``: other work (a film's encoder) runs beside the network, so its
-        idle threads sleep rather than spin."""
-        if (threads, shared) != (self.threads, self.shared):
-            self.threads, self.shared = threads, shared
+    def set_threads(self, threads: int | None) -> None:
+        """Use ``threads`` CPU threads from now on (a new session the first time: about 0.2 s)."""
+        if threads != self.threads:
+            self.threads = threads
             self.session = self._session()
 
     def run(self, L: np.ndarray, raw: bool = False) -> tuple[np.ndarray, np.ndarray | None]:

@@ -26,11 +26,10 @@ class StandInNetwork:
         self.paint = paint
         self.info = ModelInfo(arch="unet", params={}, train_size=train_size)
         self.threads: int | None = None
-        self.shared = False
         self.calls = 0
 
-    def set_threads(self, threads: int | None, shared: bool = False) -> None:
-        self.threads, self.shared = threads, shared
+    def set_threads(self, threads: int | None) -> None:
+        self.threads = threads
 
     def run(self, L: np.ndarray, raw: bool = False):
         self.calls += 1

@@ -29,9 +29,9 @@ def colour(items: Iterable[tuple], colorizer: Colorizer, frame_colorizer: FrameC
     from ..temporal import Smoother
 
     smoother = Smoother(opts.smoothing) if opts.smooth else None
-    threads, shared = colorizer.threads, colorizer.shared  # what the caller had: given back when the film ends
+    threads = colorizer.threads  # what the caller had: given back when the film ends
     if colorizer.device == "cpu":
-        colorizer.set_threads(network_threads(opts), shared=True)
+        colorizer.set_threads(network_threads(opts))
     try:
         batch: list = []
         for item in items:
@@ -46,7 +46,7 @@ def colour(items: Iterable[tuple], colorizer: Colorizer, frame_colorizer: FrameC
         if smoother is not None:
             report.cuts = smoother.cuts
     finally:
-        colorizer.set_threads(threads, shared)
+        colorizer.set_threads(threads)
 
 
 def _coloured(frames: list, frame_colorizer: FrameColorizer, smoother, report: VideoReport) -> Iterator[tuple]:
