@@ -48,7 +48,7 @@ def main() -> None:
     for r in networks.runtimes(threads=(2,), batches=(8,)):
         (h, w) = r["shape"]
         rows.append((f"bundled network, {h}x{w}, CPU 2 threads, batch 8: torch eager / ONNX Runtime",
-                     f"{r['torch_ms']:.1f} / {r['ort_ms']:.1f} ms/frame"))
+                     f"{r['torch_ms']:.1f} / {r['ort_ms']:.1f} ms/frame ({r['ratio']:.2f}x)"))
     for name, _, size, g, ms in networks.measure("cpu", 2, 8, (128, 256)):
         rows.append((f"network {name}, {size}x{size}, torch, CPU 2 threads, batch 8", f"{ms:.1f} ms/frame ({g:.2f} GFLOP)"))
     with tempfile.TemporaryDirectory() as tmp:
