@@ -12,6 +12,10 @@ original. One row per model:
 - mean PSNR, CIEDE2000 and colourfulness, with the grey baseline's (a = b = 0)
   and the truth's colourfulness;
 - on how many photos the colour beats grey (PSNR; CIEDE2000);
+- how sure "beats grey" is: the mean difference from grey in PSNR and
+  CIEDE2000 with a 95% interval from resampling whole sources (a half's
+  folders, or the sub-folders of each --data folder; photos of one source
+  are alike, so they are drawn together), 2,000 draws;
 - neutral stays neutral: the mean chroma (C*ab) the result gives to pixels
   that are neutral in the truth (C*ab < 5: white walls, grey streets, steel,
   paper), over the photos where at least 5% of the pixels are; the truth
@@ -78,6 +82,39 @@ def measure(model: str | None, photos: list[Path], neutral: float = NEUTRAL, siz
     }
 
 
+def source_interval(per_photo: list[dict], sources: list[Path], key: str, draws: int = 2000,
+                    seed: int = 0) -> tuple[float, float, float]:
+    """(mean, low, high) of ``key`` minus grey's over the photos, the interval
+    the 2.5th and 97.5th percentiles of the means of ``draws`` resamples of
+    whole sources: a photo's source is the first of ``sources`` it lies in,
+    else its folder."""
+    groups: dict[str, list[float]] = {}
+    for r in per_photo:
+        if r.get("kind") == "mean":
+            continue
+        path = Path(r["path"])
+        source = next((q for q in sources if path.is_relative_to(q)), path.parent)
+        groups.setdefault(str(source), []).append(r[key] - r[f"grey_{key}"])
+    sums = np.array([sum(v) for v in groups.values()])
+    counts = np.array([len(v) for v in groups.values()])
+    picks = np.random.default_rng(seed).integers(0, len(sums), (draws, len(sums)))
+    means = sums[picks].sum(1) / counts[picks].sum(1)
+    low, high = np.percentile(means, [2.5, 97.5])
+    return float(sums.sum() / counts.sum()), float(low), float(high)
+
+
+def intervals(rows: list[dict], sources: list[Path]) -> str:
+    lines = ["| model | PSNR - grey's (95% interval, sources resampled) | CIEDE2000 - grey's (same; below 0 is better) |",
+             "|---|---|---|"]
+    for r in rows:
+        cells = []
+        for key in ("psnr", "ciede2000"):
+            m, lo, hi = source_interval(r["per_photo"], sources, key)
+            cells.append(f"{m:+.2f} ({lo:+.2f} to {hi:+.2f})")
+        lines.append(f"| {Path(r['model']).parent.name or r['model']} | {cells[0]} | {cells[1]} |")
+    return "\n".join(lines)
+
+
 def table(rows: list[dict]) -> str:
     lines = [
         "| model | decoding (T, gain, confidence) | PSNR (grey) | CIEDE2000 (grey) | colourfulness / truth | beats grey: PSNR, CIEDE2000 "
@@ -120,6 +157,10 @@ def main() -> None:
             for d in (args.decoding or [None])]
     print(f"{len(photos)} photos; neutral: truth colourfulness < {args.neutral:g}")
     print(table(rows))
+    # a half's folders are its sources; a --data folder holds sources as its sub-folders
+    sources = [d for r in roots for d in sorted(r.iterdir()) if d.is_dir()] + roots if args.data else roots
+    print()
+    print(intervals(rows, sources))
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1))
 
