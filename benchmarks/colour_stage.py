@@ -58,10 +58,9 @@ def profile(clip: Path, loops: int, key_interval: int, batch: int, threads: int)
     """(frames, ms/frame of the stage, {part: ms/frame})."""
     with av.open(str(clip)) as f:
         decoded = list(f.decode(video=0))
-    frames = decoded * loops
     colorizer = Colorizer.load(device="cpu")
     colorizer.set_threads(threads)
-    f0 = frames[0]
+    f0 = decoded[0]
     matrix, space = color_matrix(f0.colorspace, f0.height)
     layout = FrameLayout(f0.width, f0.height, "yuv420p", matrix, space, False)
     fc = FrameColorizer(colorizer, layout, batch, [], key_interval=key_interval)
@@ -69,12 +68,13 @@ def profile(clip: Path, loops: int, key_interval: int, batch: int, threads: int)
     seconds: collections.Counter = collections.Counter()
     timed_parts(seconds)
     t = time.perf_counter()
-    for i in range(0, len(frames), batch):
-        if i and i % len(decoded) < batch:
+    for k in range(loops):
+        if k:
             smoother.reset()  # each loop is a new shot, as a cut would make it
-        fc.colorize(frames[i : i + batch], smoother)
+        for i in range(0, len(decoded), batch):
+            fc.colorize(decoded[i : i + batch], smoother)
     total = time.perf_counter() - t
-    n = len(frames)
+    n = len(decoded) * loops
     return n, total / n * 1000, {k: v / n * 1000 for k, v in seconds.most_common()}
 
 

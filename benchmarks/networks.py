@@ -85,15 +85,15 @@ def measure(device_name: str = "cpu", threads: int = 2, batch: int = 8, sizes=(1
 
 def alternating(a: Callable[[], object], b: Callable[[], object], rounds: int = 5, block: int = 4
                 ) -> tuple[list[float], list[float], list[float]]:
-    """Seconds a call of a and of b, timed in alternating blocks (a's block, b's,
-    a's, ...) so that a drift of the machine's speed falls on both alike. Each
-    block starts with an untimed call (caches warm again after the other) and
-    ends with a pause, so ORT's spinning threads are still before the other
-    runs. Returns each one's timed calls and each round's ratio a/b."""
+    """Seconds a call of a and of b, timed in alternating blocks (a b b a a b ...)
+    so that a drift of the machine's speed falls on both alike. Each block
+    starts with an untimed call (caches warm again after the other) and ends
+    with a short pause, so the other starts on a quiet machine. Returns each
+    one's timed calls and each round's ratio a/b."""
     ta, tb, ratios = [], [], []
-    for _ in range(rounds):
-        medians = []
-        for fn, out in ((a, ta), (b, tb)):
+    for r in range(rounds):
+        medians = {}
+        for fn, out in ((a, ta), (b, tb))[:: 1 if r % 2 == 0 else -1]:
             fn()
             times = []
             for _ in range(block):
@@ -101,9 +101,9 @@ def alternating(a: Callable[[], object], b: Callable[[], object], rounds: int = 
                 fn()
                 times.append(time.perf_counter() - t)
             out += times
-            medians.append(statistics.median(times))
+            medians[fn] = statistics.median(times)
             time.sleep(0.05)
-        ratios.append(medians[0] / medians[1])
+        ratios.append(medians[a] / medians[b])
     return ta, tb, ratios
 
 

@@ -121,29 +121,40 @@ def chroma_limit_table(n_l: int = 101, n_hue: int = 180) -> np.ndarray:
 
 
 def polar(a: np.ndarray, b: np.ndarray, n_hue: int) -> tuple[np.ndarray, np.ndarray]:
-    """Chroma and hue cell of each colour: hypot(a, b) (float32, within 2e-5) and
-    floor(atan2(b, a) / (2 pi / n_hue)) mod n_hue (int32 in [0, n_hue)).
+    """Chroma and hue cell of each colour: hypot(a, b) (float32, within 1 ulp of
+    numpy's) and floor(atan2(b, a) / (2 pi / n_hue)) mod n_hue (int32 in
+    [0, n_hue) for finite a, b).
 
-    a, b: float32 arrays of one shape (any). OpenCV's cartToPolar (4x faster
-    than numpy's hypot and arctan2, its angle within 2e-4 rad) decides the
-    cell of every colour but those near a cell's edge; numpy's float32 arctan2
-    decides those, so the cells are exactly numpy's.
+    a, b: arrays of one shape (any, empty too), taken as float32. OpenCV's
+    cartToPolar (4x faster than numpy's hypot and arctan2, its angle within
+    2e-4 rad) decides the cell of every colour but those within 7e-4 rad of a
+    cell's edge, those below 1e-12 (where OpenCV's angle is off) and NaN or
+    inf; numpy's float32 arctan2 decides those, so the cells are exactly numpy's.
     """
+    a, b = np.asarray(a), np.asarray(b)
+    if a.shape != b.shape:
+        raise ValueError(f"a and b: expected one shape. Got {a.shape} and {b.shape}")
     shape = a.shape
+    if a.size == 0:
+        return np.zeros(shape, np.float32), np.zeros(shape, np.int32)
     a2, b2 = (np.ascontiguousarray(x, dtype=np.float32).reshape(-1, shape[-1] if shape else 1) for x in (a, b))
-    chroma, angle = cv2.cartToPolar(a2, b2)  # angle in [0, 2 pi)
-    pos = angle.reshape(shape) * np.float32(n_hue / (2 * math.pi))
-    cells = pos.astype(np.int32)
-    frac = pos - cells
-    edge = np.flatnonzero((frac < 0.02) | (frac > 0.98))  # 0.02 cells: 7e-4 rad, 4x OpenCV's error
-    if edge.size:
-        ea, eb = a2.ravel()[edge], b2.ravel()[edge]
-        cells.ravel()[edge] = np.floor(np.arctan2(eb, ea) * (n_hue / (2 * math.pi))).astype(np.int32) % n_hue
-    return chroma.reshape(shape), cells
+    chroma, angle = cv2.cartToPolar(a2, b2)  # angle in [0, 2 pi]
+    k = n_hue / (2 * math.pi)
+    pos = angle.ravel() * np.float32(k)
+    with np.errstate(invalid="ignore"):  # a NaN's cell is any cell: its chroma stays NaN
+        cells = pos.astype(np.int32)
+        frac = pos - cells
+        m = 7e-4 * k
+        a1, b1 = a2.ravel(), b2.ravel()
+        tiny = np.maximum(np.abs(a1), np.abs(b1)) < 1e-12
+        edge = np.flatnonzero(~((frac >= m) & (frac <= 1 - m)) | tiny)  # NaN and inf go to numpy too
+        if edge.size:
+            cells[edge] = np.floor(np.arctan2(b1[edge], a1[edge]) * k).astype(np.int32) % n_hue
+    return chroma.reshape(shape), cells.reshape(shape)
 
 
 def _clamp_scale(L: np.ndarray, ab: np.ndarray) -> np.ndarray:
-    """The factor (*, H, W) float32 in (0, 1] that :func:`clamp_ab` scales a/b by."""
+    """The factor (*, H, W) float32 that :func:`clamp_ab` scales a/b by: in (0, 1] for finite a/b."""
     check_image(L, 1, "L")
     check_image(ab, 2, "ab")
     limits = chroma_limit_table()

@@ -84,6 +84,25 @@ def test_polar_hue_cells_are_numpys_also_at_the_edges_of_cells():
     assert chroma.shape == a.shape and np.abs(chroma - np.hypot(a, b)).max() < 1e-4
 
 
+def test_polar_odd_inputs_are_numpys_and_the_clamp_still_takes_them():
+    n = 180
+    tiny = np.float32([3e-16, -2e-18, 1e-13, 5e-20]), np.float32([3e-16, 7e-18, -1e-13, -5e-20])
+    want = np.floor(np.arctan2(tiny[1], tiny[0]) * (n / (2 * np.pi))).astype(np.int64) % n
+    assert np.array_equal(color.polar(*tiny, n)[1], want)  # OpenCV's angle is off below about 1e-12
+    assert color.polar(np.float32(1), np.float32(-1e-10), n)[1] == n - 1  # 0-d, just below 2 pi
+    assert color.polar(np.zeros((0, 3), np.float32), np.zeros((0, 3), np.float32), n)[1].shape == (0, 3)
+    with pytest.raises(ValueError, match="one shape"):
+        color.polar(np.zeros((2, 3), np.float32), np.zeros((3, 2), np.float32), n)
+    L = np.full((1, 1, 2, 2), 50, np.float32)
+    ab = np.zeros((1, 2, 2, 2), np.float32)
+    ab[0, :, 0, 0] = np.nan
+    ab[0, :, 0, 1] = np.inf
+    with np.errstate(invalid="ignore"):
+        out = color.clamp_ab(L, ab)  # NaN in, NaN out: no lookup outside the table
+    assert np.isnan(out[0, :, 0, 0]).all() and np.array_equal(out[0, :, 1], ab[0, :, 1])
+    assert color.clamp_ab(np.zeros((0, 1, 4, 4), np.float32), np.zeros((0, 2, 4, 4), np.float32)).shape == (0, 2, 4, 4)
+
+
 def test_check_image_reports_what_came_in():
     with pytest.raises(ValueError, match=r"expected \(\*, 3, H, W\). Got \(4, 4\)"):
         color.lab_to_rgb(np.zeros((4, 4), np.float32))
