@@ -25,6 +25,7 @@ from collections.abc import Callable
 import numpy as np
 import torch
 import torch.nn.functional as F
+from common import timed
 from torch.utils.flop_counter import FlopCounterMode
 
 from filmcolor.network import Network
@@ -94,12 +95,7 @@ def alternating(a: Callable[[], object], b: Callable[[], object], rounds: int = 
     for r in range(rounds):
         medians = {}
         for fn, out in ((a, ta), (b, tb))[:: 1 if r % 2 == 0 else -1]:
-            fn()
-            times = []
-            for _ in range(block):
-                t = time.perf_counter()
-                fn()
-                times.append(time.perf_counter() - t)
+            times = timed(fn, 1, block)
             out += times
             medians[fn] = statistics.median(times)
             time.sleep(0.05)
