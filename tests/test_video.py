@@ -599,8 +599,10 @@ def test_no_stage_outlives_the_run(colorizer, tmp_path, monkeypatch):
 
     emitted = []
     real_emit = _Frames._emit
+    in_network = threading.Event()
 
     def slow(self, frames, smoother):
+        in_network.set()
         time.sleep(6)  # longer than any fixed wait for the stage
         finished.append(True)
         return []
@@ -608,6 +610,8 @@ def test_no_stage_outlives_the_run(colorizer, tmp_path, monkeypatch):
     def failing(self, frame, t):  # the decoder fails while the first batch is in the network
         emitted.append(t)
         if len(emitted) > 10:
+            # not before: a decoder that fails first stops the run before any batch is formed
+            assert in_network.wait(30)
             raise RuntimeError("a decoder bug")
         yield from real_emit(self, frame, t)
 
