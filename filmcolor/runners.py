@@ -20,7 +20,6 @@ from __future__ import annotations
 import concurrent.futures
 import multiprocessing
 import os
-import queue
 import signal
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures.process import BrokenProcessPool
@@ -115,7 +114,9 @@ class Pool:
 
     def run(self, fn: Callable, jobs: Sequence[tuple[Any, tuple]], progress: Progress) -> Iterator[Outcome]:
         ctx = multiprocessing.get_context("spawn")
-        counts = ctx.Queue()
+        # a SimpleQueue's put is in the pipe when it returns (a Queue's is still in a feeder thread):
+        # a task's last counts are there before its result, so the final drain sees them all
+        counts = ctx.SimpleQueue()
         pool = concurrent.futures.ProcessPoolExecutor(min(self.workers, max(1, len(jobs))), mp_context=ctx,
                                                       initializer=_start_worker, initargs=(counts,))
         pending = {}
@@ -167,12 +168,13 @@ def _stop_now(pool: concurrent.futures.ProcessPoolExecutor) -> None:
 
 
 def drain(counts, progress: Progress) -> None:
-    """Hand the frame counts workers put on ``counts`` (a queue) to ``progress``, at once."""
+    """Hand the frame counts workers put on ``counts`` (a multiprocessing SimpleQueue)
+    to ``progress``, at once."""
     n = 0
-    while True:
-        try:
-            n += counts.get_nowait()
-        except (queue.Empty, EOFError, OSError):
-            break
+    try:
+        while not counts.empty():
+            n += counts.get()
+    except (EOFError, OSError):
+        pass
     if n:
         progress(n)
