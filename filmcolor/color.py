@@ -153,18 +153,6 @@ def polar(a: np.ndarray, b: np.ndarray, n_hue: int) -> tuple[np.ndarray, np.ndar
     return chroma.reshape(shape), cells.reshape(shape)
 
 
-def _clamp_scale(L: np.ndarray, ab: np.ndarray) -> np.ndarray:
-    """The factor (*, H, W) float32 that :func:`clamp_ab` scales a/b by: in (0, 1] for finite a/b."""
-    check_image(L, 1, "L")
-    check_image(ab, 2, "ab")
-    limits = chroma_limit_table()
-    n_l, n_hue = limits.shape
-    a, b = ab[..., 0, :, :].astype(np.float32), ab[..., 1, :, :].astype(np.float32)
-    chroma, h = polar(a, b, n_hue)
-    li = (np.clip(L[..., 0, :, :], 0, 100) * ((n_l - 1) / 100)).astype(np.int32)
-    return np.minimum(limits.ravel()[li * n_hue + h] / np.maximum(chroma, 1e-6), 1.0)
-
-
 def clamp_ab(L: np.ndarray, ab: np.ndarray) -> np.ndarray:
     """Shrink the chroma of each pixel until its colour lies inside sRGB.
 
@@ -173,7 +161,15 @@ def clamp_ab(L: np.ndarray, ab: np.ndarray) -> np.ndarray:
     largest that sRGB can show at that L and hue (looked up in a table).
     Without this, clipping in RGB shifts lightness and leaves blotches.
     """
-    return (ab * _clamp_scale(L, ab)[..., None, :, :]).astype(np.float32)
+    check_image(L, 1, "L")
+    check_image(ab, 2, "ab")
+    limits = chroma_limit_table()
+    n_l, n_hue = limits.shape
+    a, b = ab[..., 0, :, :].astype(np.float32), ab[..., 1, :, :].astype(np.float32)
+    chroma, h = polar(a, b, n_hue)
+    li = (np.clip(L[..., 0, :, :], 0, 100) * ((n_l - 1) / 100)).astype(np.int32)
+    scale = np.minimum(limits.ravel()[li * n_hue + h] / np.maximum(chroma, 1e-6), 1.0)
+    return (ab * scale[..., None, :, :]).astype(np.float32)
 
 
 def lab_to_rgb(lab: np.ndarray) -> np.ndarray:
