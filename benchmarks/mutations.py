@@ -71,6 +71,8 @@ M = [
  ("the sureness weight ignored (numpy)", "filmcolor/decoding.py", "    if not dec.confidence:", "    if True:", ["tests/test_colorizer.py", "tests/test_export.py"]),
  ("a decoding given to the Colorizer ignored", "filmcolor/colorizer.py", "        if reference is None and self.cfg.decoding is None:", "        if reference is None:", ["tests/test_colorizer.py"]),
  ("WebM VP9 alpha read by FFmpeg's own decoder", "filmcolor/video/source.py", "    decoder = _alpha_decoder(vin, in_format)", "    decoder = None", ["tests/test_catalogue.py"]),
+ ("hue cells near an edge left to OpenCV", "filmcolor/color.py", "        if edge.size:\n", "        if False:\n", ["tests/test_color.py"]),
+ ("the quality interval drawn by photo, not by source", "benchmarks/quality.py", "groups.setdefault(str(source), [])", "groups.setdefault(str(path), [])", ["tests/test_benchmarks.py"]),
  ("collisions judged on the input clock", "filmcolor/timestamps.py", "                elif self._on_output(out) <= self._on_output(self.last):", "                elif out < self.last + math.ceil(self.min_step):", ["tests/test_archive.py"]),
 ]
 
