@@ -128,7 +128,14 @@ def conv_bn_relu(cin: int, cout: int) -> nn.Sequential:
 
 
 def _up(x: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
-    return F.interpolate(x, size=like.shape[-2:], mode="bilinear", align_corners=False)
+    """x upsampled 2x to ``like``'s size (every level halves: inputs are multiples of 32).
+
+    By a scale, not a size: exported, the Resize then has constant scales, which
+    ONNX Runtime runs in its blocked NCHWc layout without reordering around it.
+    """
+    if not torch.jit.is_tracing() and like.shape[-2:] != (2 * x.shape[-2], 2 * x.shape[-1]):
+        raise ValueError(f"decoder: expected a skip of twice {tuple(x.shape[-2:])}. Got {tuple(like.shape[-2:])}")
+    return F.interpolate(x, scale_factor=2.0, mode="bilinear", align_corners=False)
 
 
 class ColorNet(nn.Module):
