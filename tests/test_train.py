@@ -593,3 +593,100 @@ def test_ddp_two_cpu_processes_agree(tmp_path):
     # and broadcast from rank 0 at each step, so only rank 0's are saved anyway
     for k in a:
         assert torch.allclose(a[k].float(), b[k].float(), atol=1e-6), k
+
+
+# ------------------------------------------------------------------ distillation
+
+
+def _classify_unet_file(path: Path, seed: int) -> Path:
+    from filmcolor.network import ModelInfo
+    from train.export import to_onnx
+
+    torch.manual_seed(seed)
+    net = model.build("unet", {"channels": [8, 16, 16, 32, 32], "head": {"kind": "classify"}})
+    to_onnx(net, ModelInfo(arch="unet", params=model.config_to_dict(net.cfg)), path)
+    return path
+
+
+def test_a_teacher_weighs_its_share_of_the_target():
+    torch.manual_seed(0)
+    loss_fn = losses.ClassifyLoss(lam=1.0)
+    q = len(loss_fn.centres)
+    out = torch.randn(2, q, 3, 4)
+    ab = torch.randn(2, 2, 6, 8) * 20
+    teacher = torch.softmax(torch.randn(2, q, 3, 4) * 3, dim=1)
+    plain = loss_fn(out, ab)
+    against_teacher = -(teacher * torch.log_softmax(out, dim=1)).sum(1).mean()
+    assert torch.isclose(loss_fn(out, ab, teacher, 0.0), plain)
+    assert torch.isclose(loss_fn(out, ab, teacher, 1.0), against_teacher)
+    assert torch.isclose(loss_fn(out, ab, teacher, 0.3), 0.7 * plain + 0.3 * against_teacher)
+    with pytest.raises(ValueError, match="teacher"):
+        loss_fn(out, ab, teacher[:, :, :2], 0.5)
+    # all of the target on the teacher: the logits learn its distribution, not the truth's
+    logits = torch.zeros(2, q, 3, 4, requires_grad=True)
+    opt = torch.optim.Adam([logits], lr=0.1)
+    for _ in range(300):
+        opt.zero_grad()
+        loss_fn(logits, ab, teacher, 1.0).backward()
+        opt.step()
+    assert (torch.softmax(logits, 1) - teacher).abs().max() < 0.02
+
+
+def test_teachers_give_the_mean_of_their_distributions_and_refuse_other_models(tmp_path, tiny_model):
+    from train.teachers import Teachers
+
+    paths = [_classify_unet_file(tmp_path / f"t{s}.onnx", s) for s in (1, 2)]
+    teachers = Teachers(paths, stride=2)
+    L = torch.rand(2, 1, 64, 96) * 100
+    got = teachers.probs(L)
+    assert got.shape == (2, len(model.ab_bin_centres()), 32, 48)
+    each = []
+    for p in paths:
+        raw = torch.from_numpy(Network(p, device="cpu").run(L.numpy(), raw=True)[1])
+        each.append(torch.softmax(raw, dim=1))
+    assert torch.allclose(got, (each[0] + each[1]) / 2, atol=1e-6)
+    assert not torch.allclose(each[0], each[1], atol=1e-3)  # two teachers that differ
+    with pytest.raises(data.DataError, match="--teacher .*not a classification model"):
+        Teachers([tiny_model], stride=2)  # a regression head
+    with pytest.raises(data.DataError, match="stride 2, the student's is 4"):
+        Teachers(paths, stride=4)
+    with pytest.raises(data.DataError, match="--teacher: .*no such model file"):
+        Teachers([tmp_path / "missing.onnx"], stride=2)
+
+
+def test_fit_learns_from_teachers_and_starts_from_init(tmp_path):
+    make_photos(tmp_path / "photos", 16)
+    teacher = _classify_unet_file(tmp_path / "teacher.onnx", 3)
+    first = tiny_cfg(tmp_path, loss="classify", epochs=1, out=str(tmp_path / "first"))
+    fit(first, progress=False)
+    start = tmp_path / "first" / "best.safetensors"
+    # lr 0: the weights stay the init's exactly, so the run did start from them
+    cfg = tiny_cfg(tmp_path, loss="classify", epochs=1, lr=0.0, init=str(start), teachers=[str(teacher)],
+                   teacher_weight=0.5, out=str(tmp_path / "second"))
+    fit(cfg, progress=False)
+    before, _ = checkpoint.load(start)
+    after, info = checkpoint.load(tmp_path / "second" / "best.safetensors")
+    weights = [k for k, v in before.state_dict().items() if k.endswith("weight")]
+    assert all(torch.equal(before.state_dict()[k], after.state_dict()[k]) for k in weights)
+    assert info.data["teachers"] == ["teacher.onnx"] and info.data["teacher_weight"] == 0.5
+    assert info.data["init"] == "best.safetensors"
+    # the teacher is in the loss: the same step with and without it differs
+    fresh = build_network(tiny_cfg(tmp_path, loss="classify"))
+    loss_fn = losses.ClassifyLoss(lam=1.0)
+    from train.teachers import Teachers
+    lab = torch.cat([torch.rand(4, 1, 32, 32) * 100, torch.randn(4, 2, 32, 32) * 20], 1)
+    autocast, scaler = amp_context(torch.device("cpu"))
+    opt = torch.optim.SGD(fresh.parameters(), lr=0.0)
+    alone = train_step(fresh, loss_fn, lab, opt, scaler, autocast)
+    taught = train_step(fresh, loss_fn, lab, opt, scaler, autocast, teachers=Teachers([teacher], 2), teacher_weight=1.0)
+    assert abs(alone - taught) > 1e-3
+
+
+def test_init_from_another_network_is_one_line(tmp_path):
+    make_photos(tmp_path / "photos", 12)
+    fit(tiny_cfg(tmp_path, epochs=1, out=str(tmp_path / "mse")), progress=False)
+    with pytest.raises(data.DataError, match="--init .*not the network asked for"):
+        fit(tiny_cfg(tmp_path, loss="classify", epochs=1, init=str(tmp_path / "mse" / "best.safetensors")),
+            progress=False)
+    with pytest.raises(data.DataError, match="--teacher: distillation needs --loss classify"):
+        fit(tiny_cfg(tmp_path, epochs=1, teachers=[str(tmp_path / "x.onnx")]), progress=False)

@@ -55,11 +55,18 @@ D = TrainConfig()
 @click.option("--device", default=D.device, help="auto, cpu, cuda, cuda:1, ...")
 @click.option("--threads", default=D.threads, help="Torch CPU threads (0: torch's default).")
 @click.option("--max-steps", default=D.max_steps, help="Steps per epoch at most (0: all).")
+@click.option("--teacher", "teachers", multiple=True, type=click.Path(),
+              help="Distil: a model file (.onnx, classification) whose colour distribution is also a "
+                   "target (repeatable; their mean is taken).")
+@click.option("--teacher-weight", default=D.teacher_weight,
+              help="With --teacher: the teachers' share of the target (the truth's: 1 - this).")
+@click.option("--init", default=D.init, type=click.Path(),
+              help="Start from this checkpoint's weights (.safetensors of the same network).")
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its last epoch.")
 @click.option("-q", "--quiet", is_flag=True)
 def main(data_dirs, val_dirs, hold_dirs, out, arch, encoder, loss, rebalance, balance, pretrained, encoder_lr,
          freeze_bn, decoder, size, data_fraction, epoch_size, epochs, batch_size, lr, val_fraction,
-         seed, workers, cache, device, threads, max_steps, resume, quiet) -> None:
+         seed, workers, cache, device, threads, max_steps, teachers, teacher_weight, init, resume, quiet) -> None:
     """Train a network; the run's best.safetensors is ready for `filmcolor --model`
     (`python -m train.export RUN OUT` writes the compact shipped form)."""
     if size % 32:
@@ -71,6 +78,8 @@ def main(data_dirs, val_dirs, hold_dirs, out, arch, encoder, loss, rebalance, ba
     if len(widths) != len(D.decoder) or min(widths) < 1:
         raise click.BadParameter(f"expected {len(D.decoder)} positive widths like {','.join(map(str, D.decoder))}",
                                  param_hint="--decoder")
+    if not 0 <= teacher_weight <= 1:
+        raise click.BadParameter("must be between 0 and 1", param_hint="--teacher-weight")
     if encoder_lr < 0:
         raise click.BadParameter("must be 0 (frozen) or more", param_hint="--encoder-lr")
     cfg = TrainConfig(
@@ -79,6 +88,7 @@ def main(data_dirs, val_dirs, hold_dirs, out, arch, encoder, loss, rebalance, ba
         freeze_bn=freeze_bn, decoder=widths, size=size, data_fraction=data_fraction, epoch_size=epoch_size,
         epochs=epochs, batch_size=batch_size, lr=lr, val_fraction=val_fraction, seed=seed,
         workers=workers, cache=cache, device=device, threads=threads, max_steps=max_steps,
+        teachers=list(teachers), teacher_weight=teacher_weight, init=init,
     )
     try:
         fit(cfg, resume=resume, progress=not quiet)

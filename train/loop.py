@@ -25,10 +25,12 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from filmcolor import metrics
+from filmcolor.errors import ModelError
 
 from . import checkpoint, data, losses, model, plots
 from . import colour as color
 from .pretrained import load_lite
+from .teachers import Teachers
 
 LOG_FIELDS = [
     "epoch", "train_loss", "val_loss", "psnr", "psnr_grey", "colorfulness",
@@ -71,6 +73,11 @@ class TrainConfig:
     device: str = "auto"
     max_steps: int = 0  # per epoch; 0 = the whole epoch (tests use a few)
     threads: int = 0  # torch CPU threads; 0 = torch's default
+    # distillation: model files whose mean colour distribution is also a target
+    # (classify only), weighed teacher_weight against the truth's 1 - teacher_weight
+    teachers: list[str] = field(default_factory=list)
+    teacher_weight: float = 0.5
+    init: str = ""  # a checkpoint (.safetensors) of the same network to start from
 
 
 # ----------------------------------------------------------------- set-up helpers
@@ -178,13 +185,18 @@ def cosine_with_warmup(total: int, warmup: int):
 # ------------------------------------------------------------------- step & eval
 
 
-def train_step(net, loss_fn, lab: torch.Tensor, optimizer, scaler, autocast, freeze_bn: bool = False) -> float:
-    """One optimisation step on a batch of LAB crops (B, 3, S, S); returns the loss."""
+def train_step(net, loss_fn, lab: torch.Tensor, optimizer, scaler, autocast, freeze_bn: bool = False,
+               teachers: Teachers | None = None, teacher_weight: float = 0.0) -> float:
+    """One optimisation step on a batch of LAB crops (B, 3, S, S); returns the loss.
+    With ``teachers``, their mean distribution is ``teacher_weight`` of the target."""
     train_mode(net, freeze_bn)
     x = color.l_to_net(lab[:, :1])
     with autocast:
         out = net(x)
-    loss = loss_fn(out.float(), lab[:, 1:])
+    if teachers is None:
+        loss = loss_fn(out.float(), lab[:, 1:])
+    else:
+        loss = loss_fn(out.float(), lab[:, 1:], teachers.probs(lab[:, :1]), teacher_weight)
     optimizer.zero_grad(set_to_none=True)
     scaler.scale(loss).backward()
     scaler.step(optimizer)
@@ -309,6 +321,9 @@ def _model_info(cfg: TrainConfig, net, train_ds, figures: dict) -> checkpoint.Mo
             **train_ds.summary(), "loss": cfg.loss,
             "pretrained": cfg.pretrained, "balance": cfg.balance, "rebalance": cfg.rebalance,
             "encoder_lr": cfg.encoder_lr, "freeze_bn": freezes_bn(cfg), "data_fraction": cfg.data_fraction,
+            **({"teachers": [Path(t).name for t in cfg.teachers], "teacher_weight": cfg.teacher_weight}
+               if cfg.teachers else {}),
+            **({"init": Path(cfg.init).name} if cfg.init else {}),
         },
         validation={k: round(v, 4) for k, v in figures.items() if v is not None},
     )
@@ -366,8 +381,16 @@ def fit(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> tuple[
             "sources: " + ", ".join(f"{k} {v:.0%}" for k, v in sorted(shares.items(), key=lambda kv: -kv[1])[:3])
         )
 
-    net = build_network(cfg).to(device).to(memory_format=torch.channels_last)
+    net = build_network(cfg)
+    if cfg.init and not (resume and state_path.exists()):
+        _load_init(net, cfg.init)
+    net = net.to(device).to(memory_format=torch.channels_last)
     loss_fn = _make_loss(cfg, train_ds, sampler, out, ddp).to(device)
+    teachers = None
+    if cfg.teachers:
+        if cfg.loss != "classify":
+            raise data.DataError("--teacher: distillation needs --loss classify")
+        teachers = Teachers(cfg.teachers, net.stride, threads=cfg.threads or None)
     loader = DataLoader(
         train_ds,
         batch_size=cfg.batch_size,
@@ -412,7 +435,8 @@ def fit(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> tuple[
             if step >= steps_per_epoch:
                 break
             lab = lab.to(device, non_blocking=True).contiguous(memory_format=torch.channels_last)
-            loss = train_step(train_net, loss_fn, lab, optimizer, scaler, autocast, freezes_bn(cfg))
+            loss = train_step(train_net, loss_fn, lab, optimizer, scaler, autocast, freezes_bn(cfg),
+                              teachers, cfg.teacher_weight)
             scheduler.step()
             total += loss
             seen += len(lab) * ddp.world
@@ -461,6 +485,23 @@ def fit(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> tuple[
 
 # what --resume cannot change: the network's shape and which of its parameters learn
 RESUME_FIXED = ("arch", "encoder", "decoder", "loss", "encoder_lr")
+
+
+def _load_init(net: model.ColorNet, path: str) -> None:
+    """Start ``net`` from the weights of the checkpoint at ``path`` (same network), in one line if they do not fit."""
+    try:
+        start, info = checkpoint.load(path)
+    except ModelError as e:
+        raise data.DataError(f"--init: {e}") from None
+
+    def shape(params: dict) -> dict:  # what the weights depend on: not the head's decoding
+        params = json.loads(json.dumps(params))  # tuples as lists, as a checkpoint holds them
+        return {**{k: v for k, v in params.items() if k != "head"}, "head": params.get("head", {}).get("kind")}
+
+    if type(start) is not type(net) or shape(info.params) != shape(model.config_to_dict(net.cfg)):
+        raise data.DataError(f"--init {path}: a {info.arch} {shape(info.params)}, not the network asked for "
+                             f"({shape(model.config_to_dict(net.cfg))}); give its --arch, --encoder, --decoder and --loss")
+    net.load_state_dict(start.state_dict())
 
 
 def _check_resumable(path: Path, cfg: TrainConfig) -> None:

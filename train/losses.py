@@ -66,10 +66,18 @@ class ClassifyLoss(torch.nn.Module):
             prior = torch.full((len(centres),), 1.0 / len(centres))
         self.register_buffer("weights", rebalance_weights(prior.float(), lam))
 
-    def forward(self, out: torch.Tensor, ab: torch.Tensor) -> torch.Tensor:
+    def forward(self, out: torch.Tensor, ab: torch.Tensor, teacher: torch.Tensor | None = None,
+                teacher_weight: float = 0.0) -> torch.Tensor:
+        """Cross-entropy of the logits ``out`` (B, Q, h, w) against the soft bins of
+        the true ``ab`` (B, 2, H, W); with ``teacher`` (B, Q, h, w) probabilities,
+        against ``teacher_weight`` of those plus the rest of the truth's."""
         idx, wts = soft_encode(target_at(ab, out).float(), self.centres)
         logp = F.log_softmax(out.float(), dim=1)  # (B, Q, h, w)
         ce = -(logp.gather(1, idx) * wts).sum(1)  # (B, h, w)
+        if teacher is not None and teacher_weight:
+            if teacher.shape != logp.shape:
+                raise ValueError(f"teacher: expected {tuple(logp.shape)}. Got {tuple(teacher.shape)}")
+            ce = (1 - teacher_weight) * ce - teacher_weight * (teacher.float() * logp).sum(1)
         pixel_w = self.weights[idx[:, 0]]  # weight of the nearest bin
         return (ce * pixel_w).mean()
 
