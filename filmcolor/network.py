@@ -203,3 +203,9 @@ class Network:
                 raise OutOfMemory(str(e).strip().splitlines()[0]) from None
             raise
         return out[0], (out[1] if raw else None)
+
+    def logits(self, L: np.ndarray) -> np.ndarray:
+        """The head's raw output alone for L (N, 1, H, W) float32 in [0, 100], H, W
+        multiples of 32: (N, Q, H / stride, W / stride) float32 (the decoding and the
+        upsampling to full size are not run)."""
+        return self.session.run(["raw"], {"L": np.ascontiguousarray(L, dtype=np.float32)})[0]

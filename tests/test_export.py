@@ -93,13 +93,6 @@ def test_bundled_model_upsamples_by_constant_scales():
         assert list(constants[n.input[2]][2:]) in ([2.0, 2.0], [4.0, 4.0]), n.name
 
 
-def test_decoder_upsampling_refuses_a_skip_of_another_size():
-    x, skip = torch.zeros(1, 4, 4, 6), torch.zeros(1, 2, 8, 13)
-    assert model._up(x, torch.zeros(1, 2, 8, 12)).shape == (1, 4, 8, 12)
-    with pytest.raises(ValueError, match="twice"):
-        model._up(x, skip)
-
-
 def test_export_command_writes_a_model_filmcolor_runs(tmp_path, tiny_model):
     torch.manual_seed(0)
     net = model.build("unet", {"channels": [8, 16, 16, 32, 32]})

@@ -111,3 +111,10 @@ def test_fused_batchnorm_gives_the_same_color(arch, params):
         fused = fused_net.predict_ab(x)
     assert plain.abs().max() > 1
     assert torch.allclose(fused, plain, atol=1e-3)
+
+
+def test_decoder_upsampling_refuses_a_skip_of_another_size():
+    x, skip = torch.zeros(1, 4, 4, 6), torch.zeros(1, 2, 8, 13)
+    assert model._up(x, torch.zeros(1, 2, 8, 12)).shape == (1, 4, 8, 12)
+    with pytest.raises(ValueError, match="twice"):
+        model._up(x, skip)

@@ -1,3 +1,4 @@
+import dataclasses
 import json
 import os
 import socket
@@ -654,7 +655,9 @@ def test_teachers_give_the_mean_of_their_distributions_and_refuse_other_models(t
         Teachers([tmp_path / "missing.onnx"], stride=2)
 
 
-def test_fit_learns_from_teachers_and_starts_from_init(tmp_path):
+def test_fit_learns_from_teachers_and_starts_from_init(tmp_path, monkeypatch):
+    from train.teachers import Teachers
+
     make_photos(tmp_path / "photos", 16)
     teacher = _classify_unet_file(tmp_path / "teacher.onnx", 3)
     first = tiny_cfg(tmp_path, loss="classify", epochs=1, out=str(tmp_path / "first"))
@@ -663,17 +666,23 @@ def test_fit_learns_from_teachers_and_starts_from_init(tmp_path):
     # lr 0: the weights stay the init's exactly, so the run did start from them
     cfg = tiny_cfg(tmp_path, loss="classify", epochs=1, lr=0.0, init=str(start), teachers=[str(teacher)],
                    teacher_weight=0.5, out=str(tmp_path / "second"))
+    asked = []
+    probs = Teachers.probs
+    monkeypatch.setattr(Teachers, "probs", lambda self, L: asked.append(L.shape) or probs(self, L))
     fit(cfg, progress=False)
+    assert len(asked) == 3 and asked[0] == (4, 1, 32, 32)  # every training step (12 photos, batch 4) asked
     before, _ = checkpoint.load(start)
     after, info = checkpoint.load(tmp_path / "second" / "best.safetensors")
     weights = [k for k, v in before.state_dict().items() if k.endswith("weight")]
     assert all(torch.equal(before.state_dict()[k], after.state_dict()[k]) for k in weights)
-    assert info.data["teachers"] == ["teacher.onnx"] and info.data["teacher_weight"] == 0.5
-    assert info.data["init"] == "best.safetensors"
+    assert info.data["teacher_weight"] == 0.5
+    assert info.data["teachers"] == [f"{tmp_path.name}/teacher.onnx"] and info.data["init"] == "first/best.safetensors"
+    # a resume must keep the teachers: without them it is another run
+    with pytest.raises(data.DataError, match="--resume: .*started with --teacher "):
+        fit(dataclasses.replace(cfg, teachers=[], epochs=2), resume=True, progress=False)
     # the teacher is in the loss: the same step with and without it differs
     fresh = build_network(tiny_cfg(tmp_path, loss="classify"))
     loss_fn = losses.ClassifyLoss(lam=1.0)
-    from train.teachers import Teachers
     lab = torch.cat([torch.rand(4, 1, 32, 32) * 100, torch.randn(4, 2, 32, 32) * 20], 1)
     autocast, scaler = amp_context(torch.device("cpu"))
     opt = torch.optim.SGD(fresh.parameters(), lr=0.0)
@@ -690,3 +699,19 @@ def test_init_from_another_network_is_one_line(tmp_path):
             progress=False)
     with pytest.raises(data.DataError, match="--teacher: distillation needs --loss classify"):
         fit(tiny_cfg(tmp_path, epochs=1, teachers=[str(tmp_path / "x.onnx")]), progress=False)
+    # bad files are refused before any data is read or any file written
+    for bad in ({"init": str(tmp_path / "none.safetensors")}, {"teachers": [str(tmp_path / "none.onnx")]},
+                {"teachers": [str(tmp_path / "none.onnx")], "teacher_weight": 1.5}):
+        with pytest.raises(data.DataError, match="--init: .*no such|--teacher: .*no such|--teacher-weight"):
+            fit(tiny_cfg(tmp_path, loss="classify", epochs=1, out=str(tmp_path / "bad"), **bad), progress=False)
+        assert not (tmp_path / "bad").exists()
+
+
+def test_the_command_refuses_a_missing_teacher_in_one_line(tmp_path):
+    from click.testing import CliRunner
+
+    from train.cli import main
+
+    make_photos(tmp_path / "photos", 4)
+    result = CliRunner().invoke(main, ["--data", str(tmp_path / "photos"), "--teacher", str(tmp_path / "no.onnx")])
+    assert result.exit_code == 2 and "does not exist" in result.output and "Traceback" not in result.output

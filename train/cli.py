@@ -55,12 +55,12 @@ D = TrainConfig()
 @click.option("--device", default=D.device, help="auto, cpu, cuda, cuda:1, ...")
 @click.option("--threads", default=D.threads, help="Torch CPU threads (0: torch's default).")
 @click.option("--max-steps", default=D.max_steps, help="Steps per epoch at most (0: all).")
-@click.option("--teacher", "teachers", multiple=True, type=click.Path(),
+@click.option("--teacher", "teachers", multiple=True, type=click.Path(exists=True, dir_okay=False),
               help="Distil: a model file (.onnx, classification) whose colour distribution is also a "
                    "target (repeatable; their mean is taken).")
 @click.option("--teacher-weight", default=D.teacher_weight,
               help="With --teacher: the teachers' share of the target (the truth's: 1 - this).")
-@click.option("--init", default=D.init, type=click.Path(),
+@click.option("--init", default=D.init, type=click.Path(exists=True, dir_okay=False),
               help="Start from this checkpoint's weights (.safetensors of the same network).")
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its last epoch.")
 @click.option("-q", "--quiet", is_flag=True)

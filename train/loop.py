@@ -321,9 +321,10 @@ def _model_info(cfg: TrainConfig, net, train_ds, figures: dict) -> checkpoint.Mo
             **train_ds.summary(), "loss": cfg.loss,
             "pretrained": cfg.pretrained, "balance": cfg.balance, "rebalance": cfg.rebalance,
             "encoder_lr": cfg.encoder_lr, "freeze_bn": freezes_bn(cfg), "data_fraction": cfg.data_fraction,
-            **({"teachers": [Path(t).name for t in cfg.teachers], "teacher_weight": cfg.teacher_weight}
+            # a file's folder and name: runs' model files are all called model.onnx
+            **({"teachers": [_short(t) for t in cfg.teachers], "teacher_weight": cfg.teacher_weight}
                if cfg.teachers else {}),
-            **({"init": Path(cfg.init).name} if cfg.init else {}),
+            **({"init": _short(cfg.init)} if cfg.init else {}),
         },
         validation={k: round(v, 4) for k, v in figures.items() if v is not None},
     )
@@ -346,6 +347,7 @@ def fit(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> tuple[
     state_path = out / "last.pt"
     if resume:
         _check_resumable(out / "config.json", cfg)
+    teachers = _check_distillation(cfg)
     if ddp.main:
         out.mkdir(parents=True, exist_ok=True)
         (out / "config.json").write_text(json.dumps(dataclasses.asdict(cfg), indent=1))
@@ -381,16 +383,14 @@ def fit(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> tuple[
             "sources: " + ", ".join(f"{k} {v:.0%}" for k, v in sorted(shares.items(), key=lambda kv: -kv[1])[:3])
         )
 
-    net = build_network(cfg)
+    # from --init, the ImageNet weights would only be overwritten
+    net = build_network(dataclasses.replace(cfg, pretrained=cfg.pretrained and not cfg.init))
     if cfg.init and not (resume and state_path.exists()):
         _load_init(net, cfg.init)
+    if teachers is not None:
+        teachers.check_stride(net.stride)
     net = net.to(device).to(memory_format=torch.channels_last)
     loss_fn = _make_loss(cfg, train_ds, sampler, out, ddp).to(device)
-    teachers = None
-    if cfg.teachers:
-        if cfg.loss != "classify":
-            raise data.DataError("--teacher: distillation needs --loss classify")
-        teachers = Teachers(cfg.teachers, net.stride, threads=cfg.threads or None)
     loader = DataLoader(
         train_ds,
         batch_size=cfg.batch_size,
@@ -484,7 +484,31 @@ def fit(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> tuple[
 
 
 # what --resume cannot change: the network's shape and which of its parameters learn
-RESUME_FIXED = ("arch", "encoder", "decoder", "loss", "encoder_lr")
+RESUME_FIXED = ("arch", "encoder", "decoder", "loss", "encoder_lr", "teachers", "teacher_weight")
+
+
+def _short(path: str) -> str:
+    """A file as its folder and name (runs/a/model.onnx -> a/model.onnx): no trainer's paths in a checkpoint."""
+    p = Path(path)
+    return f"{p.parent.name}/{p.name}" if p.parent.name else p.name
+
+
+def _check_distillation(cfg: TrainConfig) -> Teachers | None:
+    """The teachers (None without), and the --init checkpoint's config read: bad
+    files or flags are refused in one line before any data is read."""
+    if not 0 <= cfg.teacher_weight <= 1:
+        raise data.DataError(f"--teacher-weight: expected 0..1. Got {cfg.teacher_weight}")
+    if cfg.init:
+        try:
+            checkpoint.read_info(cfg.init)
+        except ModelError as e:
+            raise data.DataError(f"--init: {e}") from None
+    if not cfg.teachers:
+        return None
+    if cfg.loss != "classify":
+        raise data.DataError("--teacher: distillation needs --loss classify")
+    # each rank of a torchrun shares the cores: the teachers get the threads torch was given
+    return Teachers(cfg.teachers, threads=cfg.threads or None)
 
 
 def _load_init(net: model.ColorNet, path: str) -> None:
@@ -498,9 +522,10 @@ def _load_init(net: model.ColorNet, path: str) -> None:
         params = json.loads(json.dumps(params))  # tuples as lists, as a checkpoint holds them
         return {**{k: v for k, v in params.items() if k != "head"}, "head": params.get("head", {}).get("kind")}
 
-    if type(start) is not type(net) or shape(info.params) != shape(model.config_to_dict(net.cfg)):
-        raise data.DataError(f"--init {path}: a {info.arch} {shape(info.params)}, not the network asked for "
-                             f"({shape(model.config_to_dict(net.cfg))}); give its --arch, --encoder, --decoder and --loss")
+    have, want = shape(model.config_to_dict(start.cfg)), shape(model.config_to_dict(net.cfg))
+    if type(start) is not type(net) or have != want:
+        raise data.DataError(f"--init {path}: a {info.arch} {have}, not the network asked for "
+                             f"({want}); give its --arch, --encoder, --decoder and --loss")
     net.load_state_dict(start.state_dict())
 
 
@@ -514,7 +539,8 @@ def _check_resumable(path: Path, cfg: TrainConfig) -> None:
     changed = [k for k in RESUME_FIXED if k in saved and saved[k] != (list(now[k]) if isinstance(now[k], tuple)
                                                                       else now[k])]
     if changed:
-        was = ", ".join(f"--{k.replace('_', '-')} {saved[k]}" for k in changed)
+        flag = {"teachers": "teacher"}  # the option is named once per file
+        was = ", ".join(f"--{flag.get(k, k).replace('_', '-')} {saved[k]}" for k in changed)
         raise data.DataError(f"--resume: the run in {path.parent} was started with {was}; give the same, "
                              "or a new --out")
 

@@ -69,8 +69,10 @@ class ClassifyLoss(torch.nn.Module):
     def forward(self, out: torch.Tensor, ab: torch.Tensor, teacher: torch.Tensor | None = None,
                 teacher_weight: float = 0.0) -> torch.Tensor:
         """Cross-entropy of the logits ``out`` (B, Q, h, w) against the soft bins of
-        the true ``ab`` (B, 2, H, W); with ``teacher`` (B, Q, h, w) probabilities,
-        against ``teacher_weight`` of those plus the rest of the truth's."""
+        the true ``ab`` (B, 2, H, W) float in LAB units; with ``teacher`` (B, Q, h, w)
+        probabilities (summing to 1 over Q), against ``teacher_weight`` (0..1) of
+        those plus 1 - ``teacher_weight`` of the truth's. Rebalancing weighs each
+        pixel by its true colour's bin, the teacher's part too (no effect at lam 1)."""
         idx, wts = soft_encode(target_at(ab, out).float(), self.centres)
         logp = F.log_softmax(out.float(), dim=1)  # (B, Q, h, w)
         ce = -(logp.gather(1, idx) * wts).sum(1)  # (B, h, w)

@@ -38,7 +38,7 @@ HEADS = ("regression", "classify")
 def ab_bin_centres(grid: int = 10) -> np.ndarray:
     """Centres of the a/b bins that sRGB colours reach, on a ``grid``-spaced lattice.
 
-    Returns (Q, 2) float32 a/b in LAB units (Q = 313 for grid 10, as in Zhang et al.).
+    Returns (Q, 2) float32 a/b in LAB units (Q = 261 for grid 10 on this sRGB sampling; Zhang et al. had 313).
     """
     steps = torch.linspace(0, 1, 64)
     rgb = torch.stack(torch.meshgrid(steps, steps, steps, indexing="ij")).reshape(3, 1, -1)
@@ -128,11 +128,13 @@ def conv_bn_relu(cin: int, cout: int) -> nn.Sequential:
 
 
 def _up(x: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
-    """x upsampled 2x to ``like``'s size (every level halves: inputs are multiples of 32).
+    """x (B, C, h, w) bilinearly upsampled to (B, C, 2h, 2w), which must be ``like``'s size
+    (every level halves: inputs are multiples of 32).
 
     By a scale, not a size: exported, the Resize then has constant scales, which
     ONNX Runtime runs in its blocked NCHWc layout without reordering around it.
     """
+    # while exporting, sizes are symbolic: the check would be traced into the graph
     if not torch.jit.is_tracing() and like.shape[-2:] != (2 * x.shape[-2], 2 * x.shape[-1]):
         raise ValueError(f"decoder: expected a skip of twice {tuple(x.shape[-2:])}. Got {tuple(like.shape[-2:])}")
     return F.interpolate(x, scale_factor=2.0, mode="bilinear", align_corners=False)

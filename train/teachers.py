@@ -30,7 +30,7 @@ class Teachers:
     temperature 1, averaged) is a distillation target. ``threads``: CPU threads
     each uses (None: ONNX Runtime's choice)."""
 
-    def __init__(self, paths: Sequence[str | os.PathLike], stride: int, threads: int | None = None):
+    def __init__(self, paths: Sequence[str | os.PathLike], stride: int | None = None, threads: int | None = None):
         if not paths:
             raise ValueError("teachers: expected at least one model file")
         centres = ab_bin_centres()
@@ -44,10 +44,16 @@ class Teachers:
                     or not np.allclose(net.ab_centres, centres):
                 raise DataError(f"--teacher {p}: not a classification model with the student's "
                                 f"{len(centres)} a/b bins")
-            if net.stride != stride:
-                raise DataError(f"--teacher {p}: output stride {net.stride}, the student's is {stride}")
             self.nets.append(net)
         self.paths = [str(p) for p in paths]
+        if stride is not None:
+            self.check_stride(stride)
+
+    def check_stride(self, stride: int) -> None:
+        """Refuse, in one line, teachers whose output grid is not the student's (its ``stride``)."""
+        for p, net in zip(self.paths, self.nets, strict=True):
+            if net.stride != stride:
+                raise DataError(f"--teacher {p}: output stride {net.stride}, the student's is {stride}")
 
     def probs(self, L: torch.Tensor) -> torch.Tensor:
         """L (B, 1, H, W) float in [0, 100], H and W multiples of 32 -> the teachers'
@@ -57,7 +63,7 @@ class Teachers:
         x = np.ascontiguousarray(L.detach().float().cpu().numpy())
         total = None
         for net in self.nets:
-            raw = net.run(x, raw=True)[1]  # logits (B, Q, h, w)
+            raw = net.logits(x)  # (B, Q, h, w)
             e = np.exp(raw - raw.max(axis=1, keepdims=True))
             p = e / e.sum(axis=1, keepdims=True)
             total = p if total is None else total + p
