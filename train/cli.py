@@ -60,7 +60,7 @@ D = TrainConfig()
                    "target (repeatable; their mean is taken).")
 @click.option("--teacher-weight", default=D.teacher_weight,
               help="With --teacher: the teachers' share of the target (the truth's: 1 - this).")
-@click.option("--init", default=D.init, type=click.Path(exists=True, dir_okay=False),
+@click.option("--init", default=None, type=click.Path(exists=True, dir_okay=False),
               help="Start from this checkpoint's weights (.safetensors of the same network).")
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its last epoch.")
 @click.option("-q", "--quiet", is_flag=True)
@@ -88,7 +88,7 @@ def main(data_dirs, val_dirs, hold_dirs, out, arch, encoder, loss, rebalance, ba
         freeze_bn=freeze_bn, decoder=widths, size=size, data_fraction=data_fraction, epoch_size=epoch_size,
         epochs=epochs, batch_size=batch_size, lr=lr, val_fraction=val_fraction, seed=seed,
         workers=workers, cache=cache, device=device, threads=threads, max_steps=max_steps,
-        teachers=list(teachers), teacher_weight=teacher_weight, init=init,
+        teachers=list(teachers), teacher_weight=teacher_weight, init=init or "",
     )
     try:
         fit(cfg, resume=resume, progress=not quiet)
