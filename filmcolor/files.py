@@ -35,8 +35,8 @@ def atomic_output(dst: str | os.PathLike) -> Iterator[str]:
         fd, tmp = tempfile.mkstemp(dir=dst.parent, prefix=f".{dst.stem}.", suffix=f".part{dst.suffix}")
     except OSError as e:
         raise OutputError(f"cannot write in {dst.parent}: {e.strerror}") from None
-    os.close(fd)
-    try:
+    try:  # from the moment the file exists: a Ctrl-C even before the first write leaves no .part behind
+        os.close(fd)
         yield tmp
         publish(tmp, dst)
     finally:
