@@ -1,7 +1,6 @@
 import dataclasses
 import json
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -576,11 +575,10 @@ def test_ddp_two_cpu_processes_agree(tmp_path):
     script.write_text(WORKER)
     run = tmp_path / "run"
     env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
-    with socket.socket() as sock:  # a free port, so two test runs on one machine do not collide
-        sock.bind(("127.0.0.1", 0))
-        port = str(sock.getsockname()[1])
+    # --standalone: the rendezvous binds a free port itself, so two test runs on one machine
+    # cannot collide (a port picked here and released could be taken before torch binds it)
     r = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", port,
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
          str(script), str(tmp_path / "photos"), str(run)],
         capture_output=True, text=True, env=env, timeout=300,
     )
