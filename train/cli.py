@@ -78,8 +78,6 @@ def main(data_dirs, val_dirs, hold_dirs, out, arch, encoder, loss, rebalance, ba
     if len(widths) != len(D.decoder) or min(widths) < 1:
         raise click.BadParameter(f"expected {len(D.decoder)} positive widths like {','.join(map(str, D.decoder))}",
                                  param_hint="--decoder")
-    if not 0 <= teacher_weight <= 1:
-        raise click.BadParameter("must be between 0 and 1", param_hint="--teacher-weight")
     if encoder_lr < 0:
         raise click.BadParameter("must be 0 (frozen) or more", param_hint="--encoder-lr")
     cfg = TrainConfig(

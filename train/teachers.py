@@ -18,6 +18,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
+from filmcolor.decoding import softmax
 from filmcolor.errors import ModelError
 from filmcolor.network import Network
 
@@ -61,10 +62,5 @@ class Teachers:
         if L.ndim != 4 or L.shape[1] != 1:
             raise ValueError(f"teachers: expected L (B, 1, H, W). Got {tuple(L.shape)}")
         x = np.ascontiguousarray(L.detach().float().cpu().numpy())
-        total = None
-        for net in self.nets:
-            raw = net.logits(x)  # (B, Q, h, w)
-            e = np.exp(raw - raw.max(axis=1, keepdims=True))
-            p = e / e.sum(axis=1, keepdims=True)
-            total = p if total is None else total + p
-        return torch.from_numpy(total / len(self.nets)).to(L.device)
+        mean = sum(softmax(net.logits(x), axis=1) for net in self.nets) / len(self.nets)  # (B, Q, h, w)
+        return torch.from_numpy(mean.astype(np.float32, copy=False)).to(L.device)
