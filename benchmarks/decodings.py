@@ -2,7 +2,7 @@
 colour against each other, over annealed-mean temperatures, chroma gains and
 sureness weights (filmcolor/decoding.py), on a half of the held-out sources.
 
-    python benchmarks/decodings.py [--model M.onnx] [--half choose] [--plot F.png] [--json F]
+    python benchmarks/decodings.py [--model M.onnx] [--half choose] [--size S] [--plot F.png] [--json F]
 
 Every photo is made grey, colorized at full size, and scored as
 benchmarks/quality.py does. Choose a decoding on `--half choose` (the
@@ -54,6 +54,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--model", default=None, help="an .onnx model (default: bundled)")
     ap.add_argument("--half", choices=tuple(HALVES), default="choose")
+    ap.add_argument("--size", type=int, default=None, help="network's short side (default: the model's)")
     ap.add_argument("--temperatures", type=float, nargs="+", default=TEMPERATURES)
     ap.add_argument("--gains", type=float, nargs="+", default=GAINS)
     ap.add_argument("--confidences", type=float, nargs="+", default=CONFIDENCES)
@@ -65,7 +66,7 @@ def main() -> None:
     print("| T | gain | sureness power | PSNR (grey) | CIEDE2000 (grey) | colourfulness / truth | beats grey: PSNR, CIEDE |")
     print("|---|---|---|---|---|---|---|")
     for t, c, g in itertools.product(args.temperatures, args.confidences, args.gains):
-        r = measure(args.model, photos, decoding=Decoding(t, g, c))
+        r = measure(args.model, photos, size=args.size, decoding=Decoding(t, g, c))
         r.pop("per_photo")
         rows.append(r)
         w = r["wins"]

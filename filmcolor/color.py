@@ -166,10 +166,27 @@ def clamp_ab(L: np.ndarray, ab: np.ndarray) -> np.ndarray:
     limits = chroma_limit_table()
     n_l, n_hue = limits.shape
     a, b = ab[..., 0, :, :].astype(np.float32), ab[..., 1, :, :].astype(np.float32)
-    chroma, h = polar(a, b, n_hue)
-    li = (np.clip(L[..., 0, :, :], 0, 100) * ((n_l - 1) / 100)).astype(np.int32)
-    scale = np.minimum(limits.ravel()[li * n_hue + h] / np.maximum(chroma, 1e-6), 1.0)
-    return (ab * scale[..., None, :, :]).astype(np.float32)
+    li = (np.clip(L[..., 0, :, :], 0, 100) * ((n_l - 1) / 100)).astype(np.int32).ravel()
+    af, bf = a.reshape(-1), b.reshape(-1)  # views: a and b are fresh copies
+    if af.size:
+        # a colour inside the smallest limit of any hue at its L needs no hue: most
+        # colours a network paints; the margin covers OpenCV's chroma against polar's
+        chroma = cv2.magnitude(af.reshape(-1, 1), bf.reshape(-1, 1)).ravel()
+        over = np.flatnonzero(~(chroma <= _lowest_limit()[li]))  # NaN goes the long way too
+        if over.size:
+            c, h = polar(af[over], bf[over], n_hue)
+            scale = np.minimum(limits.ravel()[li[over] * n_hue + h] / np.maximum(c, 1e-6), 1.0)
+            af[over] *= scale
+            bf[over] *= scale
+    return np.stack([a, b], axis=-3)
+
+
+@functools.lru_cache(maxsize=1)
+def _lowest_limit() -> np.ndarray:
+    """Each L row's smallest chroma limit over all hues, less 1e-5 of it: (n_l,) float32."""
+    table = (chroma_limit_table().min(axis=1) * np.float32(1 - 1e-5)).astype(np.float32)
+    table.flags.writeable = False
+    return table
 
 
 def lab_to_rgb(lab: np.ndarray) -> np.ndarray:

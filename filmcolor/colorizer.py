@@ -75,7 +75,9 @@ def upsample(ab: np.ndarray, h: int, w: int) -> np.ndarray:
 
 @dataclass
 class ColorizerConfig:
-    size: int | None = None  # short side the network sees (multiple of 32); None: the training size
+    # short side the network sees (multiple of 32); None: the model's own, photo_size
+    # for photos and train_size for films (see ModelInfo)
+    size: int | None = None
     device: str = "auto"  # auto, cpu, cuda[:N], coreml, dml (see network.providers_for)
     threads: int | None = None  # CPU threads of the network; None: one per physical core
     # a classification model's decoding; None: the model's own, inside its graph (faster)
@@ -86,23 +88,20 @@ class Colorizer:
     """A network ready for inference. Build with :meth:`load`."""
 
     def __init__(self, net: Network, cfg: ColorizerConfig):
-        if cfg.size is None:
-            # the size the model was trained at: on the bundled model's validation
-            # photos, larger sizes give more colour but lower PSNR (see README)
-            cfg.size = net.info.train_size
-        if cfg.size < 32 or cfg.size % 32:
-            raise ValueError(f"size must be a positive multiple of 32. Got {cfg.size}")
-        if cfg.decoding is not None and net.kind != "classify":
-            raise ValueError("decoding: only a classification model's can be changed")
         self.cfg = cfg
         self.net = net
+        for size in (self.size, self.film_size):
+            if size < 32 or size % 32:
+                raise ValueError(f"size must be a positive multiple of 32. Got {size}")
+        if cfg.decoding is not None and net.kind != "classify":
+            raise ValueError("decoding: only a classification model's can be changed")
         self.decoding = cfg.decoding or net.decoding
 
     @classmethod
     def load(cls, path: str | os.PathLike | None = None, device: str = "auto", size: int | None = None,
              threads: int | None = None, decoding: Decoding | None = None) -> Colorizer:
         """The ONNX model at ``path`` (the bundled default when None) on ``device``,
-        run at ``size`` (short side; None: the size it was trained at), decoded
+        run at ``size`` (short side; None: the model's own sizes), decoded
         as ``decoding`` says (None: as the model says)."""
         cfg = ColorizerConfig(size=size, device=device, threads=threads, decoding=decoding)
         return cls(Network(path, device, threads), cfg)
@@ -118,7 +117,15 @@ class Colorizer:
 
     @property
     def size(self) -> int:
-        return self.cfg.size
+        """The short side photos are seen at: the one given, else the model's photo
+        size (chosen on held-out photos), else the size it was trained at."""
+        return self.cfg.size or self.net.info.photo_size or self.net.info.train_size
+
+    @property
+    def film_size(self) -> int:
+        """The short side film frames are seen at: the one given, else the size the
+        model was trained at (the smallest the network knows: films need its speed)."""
+        return self.cfg.size or self.net.info.train_size
 
     @property
     def threads(self) -> int | None:
@@ -131,18 +138,20 @@ class Colorizer:
 
     # -------------------------------------------------------------- small size
 
-    def reference(self, rgb: np.ndarray, strength: float = STRENGTH) -> Reference:
+    def reference(self, rgb: np.ndarray, strength: float = STRENGTH, size: int | None = None) -> Reference:
         """A reference photo's palette and calibration for :meth:`colorize` and
         :meth:`ab_small` (see reference.py).
 
         rgb: (H, W, 3|4) uint8 or uint16 colour picture. Raises InputError if it
-        is grey. strength: 0 (no effect) .. 1 (full effect).
+        is grey. strength: 0 (no effect) .. 1 (full effect). size: the short side
+        the network will see the pictures it steers at (default: photos' :attr:`size`;
+        films pass :attr:`film_size`), which the calibration is fitted at.
         """
         ref = make_reference(rgb, self.net.ab_centres if self.net.kind == "classify" else None, strength)
         # the network colours the reference's own lightness, seen as it sees any picture
         rgb = rgb[..., :3]
         h, w = rgb.shape[:2]
-        lab = color.rgb_to_lab(shrink(rgb, *small_shape(h, w, self.size)))
+        lab = color.rgb_to_lab(shrink(rgb, *small_shape(h, w, size or self.size)))
         L = np.ascontiguousarray(lab[..., 0])
         got = self.ab_small(L[None, None], clamp=False, reference=ref)[0]  # no calibration yet
         ref.calibration = fit_calibration(L.reshape(-1), got.reshape(2, -1).T, lab[..., 1:].reshape(-1, 2))

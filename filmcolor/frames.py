@@ -125,7 +125,7 @@ class FrameColorizer:
             return []
         lay = self.layout
         lumas = [luma_plane(f) for f in frames]
-        hs, ws = small_shape(lay.height, lay.width, self.colorizer.size)
+        hs, ws = small_shape(lay.height, lay.width, self.colorizer.film_size)
         small = np.stack([shrink(y, hs, ws) for y, _ in lumas])
         lut = color.l_from_luma_table(lumas[0][1], lay.full_range)
         L = lut[small][:, None]  # (N, 1, hs, ws) float32

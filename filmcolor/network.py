@@ -12,7 +12,7 @@ float32 lightness in [0, 100], H and W multiples of 32, any N, H, W; and gives
 Its settings are a JSON object under the metadata key ``filmcolor``::
 
     {"format": 1, "arch": "effunet", "params": {...}, "train_size": 128,
-     "ab_scale": 110.0, "stride": 4, "ab_centres": [[a, b], ...] | null,
+     "photo_size": 192 | null, "ab_scale": 110.0, "stride": 4, "ab_centres": [[a, b], ...] | null,
      "data": {...}, "validation": {...}}
 
 An ONNX file is a graph of standard operators and their weights: loading a
@@ -59,6 +59,9 @@ class ModelInfo:
     arch: str
     params: dict
     train_size: int = 128
+    # the short side photos run at by default, chosen on held-out photos (None: train_size);
+    # films run at train_size, where the network costs least
+    photo_size: int | None = None
     ab_scale: float = color.AB_SCALE
     data: dict = field(default_factory=dict)
     validation: dict = field(default_factory=dict)

@@ -1,11 +1,13 @@
+import fractions
 import re
 
+import av
 import cv2
 import numpy as np
 import pytest
-from standins import stand_in_colorizer
+from standins import StandInNetwork, stand_in_colorizer
 
-from filmcolor import Colorizer, color
+from filmcolor import Colorizer, ColorizerConfig, color
 from filmcolor.colorizer import small_shape
 from filmcolor.errors import ModelError
 from filmcolor.network import PROVIDERS, providers_for
@@ -88,6 +90,44 @@ def test_network_sees_short_side_at_size_without_stretching(tiny_model, monkeypa
     seen.clear()
     c.ab_small(np.zeros((1, 1, 50, 70), np.float32))  # other sizes are padded, not resized
     assert seen == [(1, 1, 64, 96)]
+
+
+def test_photos_run_at_the_models_photo_size_and_films_at_its_training_size():
+    # a film frame passes through FrameColorizer, a photo through colorize; --size overrides both
+    from filmcolor.frames import FrameColorizer, FrameLayout
+
+    seen = []
+
+    def paint(L):
+        seen.append(L.shape[2:])
+        return np.zeros((len(L), 2, *L.shape[2:]), np.float32)
+
+    def shapes(c):
+        seen.clear()
+        c.colorize(np.zeros((300, 400), np.uint8))
+        layout = FrameLayout(400, 300, "yuv420p", "bt709", 1, False)
+        frame = av.VideoFrame.from_ndarray(np.zeros((300, 400, 3), np.uint8), format="rgb24").reformat(format="yuv420p")
+        frame.pts, frame.time_base = 0, fractions.Fraction(1, 25)
+        FrameColorizer(c, layout, 4, []).colorize([frame], None)
+        return list(seen)
+
+    net = StandInNetwork(paint, train_size=64)
+    net.info.photo_size = 128
+    auto = Colorizer(net, ColorizerConfig(device="cpu"))
+    assert (auto.size, auto.film_size) == (128, 64)
+    assert shapes(auto) == [(128, 160), (64, 96)]
+    given = Colorizer(net, ColorizerConfig(size=96, device="cpu"))
+    assert shapes(given) == [(96, 128), (96, 128)]
+    net.info.photo_size = None  # older model files: photos at the training size too
+    assert shapes(Colorizer(net, ColorizerConfig(device="cpu"))) == [(64, 96), (64, 96)]
+    net.info.photo_size = 100
+    with pytest.raises(ValueError, match="multiple of 32"):
+        Colorizer(net, ColorizerConfig(device="cpu"))
+
+
+def test_bundled_model_colours_photos_at_192_and_films_at_128():
+    c = Colorizer.load(device="cpu")
+    assert (c.size, c.film_size) == (192, 128)
 
 
 def test_ab_small_batches_and_clamps(colorizer):

@@ -67,6 +67,7 @@ def test_bundled_model_is_the_export_of_its_checkpoint():
     net, info = checkpoint.load(checkpoint.DEFAULT_PATH)
     shipped = Network(DEFAULT_PATH, device="cpu")
     assert shipped.info.params == info.params and shipped.info.train_size == info.train_size
+    assert shipped.info.photo_size == info.photo_size
     assert np.array_equal(shipped.ab_centres, net.head.ab_centres.numpy())
     rng = np.random.default_rng(1)
     for n, h, w in SHAPES:
@@ -152,3 +153,26 @@ def test_export_can_set_the_decoding_chosen_on_full_photos(tmp_path):
     assert Network(out, device="cpu").decoding == Decoding(1.0, 1.15, 0.5)
     bad = CliRunner().invoke(export_main, [str(ckpt), str(out), "--decoding", "warm"])
     assert bad.exit_code == 2 and "expected T,GAIN" in bad.output
+
+
+def test_export_can_set_the_size_photos_run_at(tmp_path):
+    torch.manual_seed(0)
+    net = model.build("unet", {"channels": [8, 16, 16, 32, 32]})
+    ckpt = tmp_path / "run.safetensors"
+    checkpoint.save(ckpt, net, checkpoint.ModelInfo(arch="unet", params=model.config_to_dict(net.cfg)))
+    out = tmp_path / "m.onnx"
+    assert Colorizer.load(ckpt_export(ckpt, tmp_path / "plain.onnx"), device="cpu").size == 128
+    result = CliRunner().invoke(export_main, [str(ckpt), str(out), "--photo-size", "192"])
+    assert result.exit_code == 0, result.output
+    c = Colorizer.load(out, device="cpu")
+    assert (c.info.photo_size, c.size, c.film_size) == (192, 192, 128)
+    kept = tmp_path / "kept.safetensors"
+    assert CliRunner().invoke(export_main, [str(ckpt), str(kept), "--photo-size", "160"]).exit_code == 0
+    assert checkpoint.load(kept)[1].photo_size == 160  # and an export of the kept checkpoint keeps it
+    bad = CliRunner().invoke(export_main, [str(ckpt), str(out), "--photo-size", "200"])
+    assert bad.exit_code == 2 and "multiple of 32" in bad.output
+
+
+def ckpt_export(ckpt, out):
+    assert CliRunner().invoke(export_main, [str(ckpt), str(out)]).exit_code == 0
+    return out

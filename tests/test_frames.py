@@ -19,7 +19,7 @@ class LightnessPainter:
     """Stands in for a Colorizer: paints dark things (the disc of media.scene)
     red (a = +60), the rest green (a = -30), and counts the frames it is shown."""
 
-    size = H
+    film_size = H
 
     def __init__(self):
         self.seen = 0
@@ -166,7 +166,7 @@ def test_chroma_memory_keeps_a_shots_colour_from_breathing_and_a_cut_still_reset
 class DarkIsRed:
     """Stands in for a Colorizer: dark things red (a = +60), the rest grey."""
 
-    size = 96
+    film_size = 96
 
     def ab_small(self, L: np.ndarray, clamp: bool = True) -> np.ndarray:
         a = np.where(L < 30, 60.0, 0.0).astype(np.float32)

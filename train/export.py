@@ -206,9 +206,13 @@ def check(net: model.ColorNet, session) -> float:
     return worst
 
 
-def export(source: Path, out: Path, last: bool = False, decoding: tuple[float, ...] | None = None) -> ModelInfo:
+def export(source: Path, out: Path, last: bool = False, decoding: tuple[float, ...] | None = None,
+           photo_size: int | None = None) -> ModelInfo:
     """Write SOURCE's network to OUT (.onnx or .safetensors); ``decoding``
-    (temperature, gain[, confidence]) replaces the one training chose."""
+    (temperature, gain[, confidence]) replaces the one training chose;
+    ``photo_size`` (a multiple of 32) is the short side photos run at by default."""
+    if photo_size is not None and (photo_size < 32 or photo_size % 32):
+        raise ModelError(f"--photo-size {photo_size}: expected a positive multiple of 32")
     if source.is_dir():
         net, info = last_epoch(source) if last else checkpoint.load(source / "best.safetensors")
     elif last:
@@ -224,6 +228,8 @@ def export(source: Path, out: Path, last: bool = False, decoding: tuple[float, .
         info.params = model.config_to_dict(net.cfg)
         # the validation figures were measured at training's decoding: say which one was set after
         info.validation = {**info.validation, "decoding_set": list(decoding)}
+    if photo_size is not None:
+        info.photo_size = photo_size
     out.parent.mkdir(parents=True, exist_ok=True)
     if out.suffix == ".safetensors":  # a checkpoint to keep (fp16), as the bundled model's is
         checkpoint.save(out, net, info, half=True)
@@ -240,7 +246,10 @@ def export(source: Path, out: Path, last: bool = False, decoding: tuple[float, .
 @click.option("--decoding", metavar="T,GAIN[,CONFIDENCE]", default=None,
               help="Decode at this temperature, chroma gain and sureness power instead of training's choice "
                    "(e.g. one chosen on full photos by benchmarks/decodings.py).")
-def main(source: Path, out: Path, last: bool, decoding: str | None) -> None:
+@click.option("--photo-size", type=int, default=None,
+              help="Short side photos are coloured at by default (a multiple of 32, e.g. one chosen on full "
+                   "photos by benchmarks/decodings.py --size); films stay at the training size.")
+def main(source: Path, out: Path, last: bool, decoding: str | None, photo_size: int | None) -> None:
     """Write SOURCE (a run folder or a .safetensors checkpoint) to OUT: an .onnx
     model file for `filmcolor --model OUT`, or a .safetensors checkpoint (fp16)
     to keep beside it."""
@@ -258,7 +267,7 @@ def main(source: Path, out: Path, last: bool, decoding: str | None) -> None:
             click.echo(f"error: --decoding {decoding}: expected T,GAIN[,CONFIDENCE] with T > 0, like 1.0,1.2", err=True)
             sys.exit(2)
     try:
-        info = export(source, out, last, values)
+        info = export(source, out, last, values, photo_size)
     except ModelError as e:
         click.echo(f"error: {e}", err=True)
         sys.exit(2)

@@ -69,7 +69,7 @@ def model_options(fn):
     fn = click.option("-q", "--quiet", is_flag=True, help="No progress bar or summary.")(fn)
     fn = click.option("--size", default=None, type=click.IntRange(32, 2048),
                       help="Short side, in pixels, at which the network sees the picture (multiple of 32; "
-                      "default: the size the model was trained at, 128 for the bundled one).")(fn)
+                      "default: the model's, 192 for photos and 128 for films with the bundled one).")(fn)
     fn = click.option("--device", default="auto",
                       help="auto (CUDA, then CoreML or DirectML where installed, then CPU), cpu, cuda, cuda:1, coreml, dml.")(fn)
     fn = click.option("--model", "model_path", type=click.Path(dir_okay=False, path_type=Path),
@@ -85,10 +85,11 @@ def load_colorizer(model_path: Path | None, device: str, size: int | None) -> Co
     return Colorizer.load(model_path, device=device, size=size)
 
 
-def steer(colorizer: Colorizer, path: Path, rgb, strength: float):
-    """The colorizer's :class:`Reference` of a photo, its errors naming the photo."""
+def steer(colorizer: Colorizer, path: Path, rgb, strength: float, size: int | None = None):
+    """The colorizer's :class:`Reference` of a photo (calibrated at ``size``, default
+    the photo size), its errors naming the photo."""
     try:
-        return colorizer.reference(rgb, strength)
+        return colorizer.reference(rgb, strength, size)
     except FilmcolorError as e:
         raise type(e)(f"reference {path}: {e}") from None
 
