@@ -68,6 +68,23 @@ def test_clamp_ab_leaves_moderate_colors_alone():
     assert np.abs(out - lab[1:]).max() < 1e-4
 
 
+def test_clamp_ab_is_the_table_lookup_on_every_pixel_also_near_the_lowest_limit():
+    # the clamp skips the hue of colours inside every hue's limit at their L: around
+    # that line it must give exactly what looking every pixel up gives
+    rng = np.random.default_rng(5)
+    limits = color.chroma_limit_table()
+    L = rng.random((2, 1, 64, 64), np.float32) * 100
+    li = (L[:, 0] * ((limits.shape[0] - 1) / 100)).astype(np.int32)
+    chroma = limits.min(axis=1)[li] * rng.uniform(0.97, 1.03, li.shape)
+    hue = rng.uniform(0, 2 * np.pi, li.shape)
+    ab = np.stack([chroma * np.cos(hue), chroma * np.sin(hue)], 1).astype(np.float32)
+    c, cells = color.polar(ab[:, 0], ab[:, 1], limits.shape[1])
+    want = (ab * np.minimum(limits[li, cells] / np.maximum(c, 1e-6), 1.0)[:, None]).astype(np.float32)
+    got = color.clamp_ab(L, ab)
+    assert np.array_equal(got, want)
+    assert (got != ab).any(axis=1).mean() > 0.01  # those at the lowest limit's hues were clamped
+
+
 def test_polar_hue_cells_are_numpys_also_at_the_edges_of_cells():
     n = 180
     edges = np.arange(n) * (2 * np.pi / n)
