@@ -130,7 +130,7 @@ def run(clip: Path, size: int | None = None, key_interval: int = VideoOptions.ke
         removed[key] = 1 - (smooth - base) / (raw - base) if raw > base else float("nan")
     crossed = [t for t in cuts if np.abs(out["smoothed"][t].astype(int) - out["raw"][t].astype(int)).max() > 1]
     return {"frames": len(truth), "cuts": cuts, "crossed": crossed, "measures": m, "removed": removed,
-            "psnr_change": m["smoothed"]["psnr"] - m["raw"]["psnr"], "size": colorizer.size}
+            "psnr_change": m["smoothed"]["psnr"] - m["raw"]["psnr"], "size": colorizer.film_size}
 
 
 def main() -> None:
