@@ -1,6 +1,6 @@
 """Still photos: pictures per second at 12 megapixels, and peak memory for huge inputs.
 
-    python benchmarks/images.py [--count 6] [--size 256] [--huge]
+    python benchmarks/images.py [--count 6] [--size S] [--huge]
 
 Throughput is measured in-process after loading the model (read, colorize,
 write JPEG), over `--count` 4000x3000 JPEGs made from samples/street.jpg.
@@ -37,7 +37,8 @@ def make_photos(folder: Path, count: int) -> list[Path]:
     return paths
 
 
-def throughput(folder: Path, paths: list[Path], size: int) -> tuple[float, float]:
+def throughput(folder: Path, paths: list[Path], size: int | None) -> tuple[float, float, int]:
+    """(pictures/s, seconds each, the size the network saw them at)."""
     colorizer = Colorizer.load(device="cpu", size=size)
     jobs = plan_jobs(paths, folder / "out")
     colorize_file(colorizer, jobs[0], ImageOptions())  # warm-up
@@ -45,7 +46,7 @@ def throughput(folder: Path, paths: list[Path], size: int) -> tuple[float, float
     for job in jobs:
         assert colorize_file(colorizer, job, ImageOptions()).ok
     seconds = time.perf_counter() - t
-    return len(jobs) / seconds, seconds / len(jobs)
+    return len(jobs) / seconds, seconds / len(jobs), colorizer.size
 
 
 def huge(folder: Path, side: int, limit: float | None) -> tuple[float, float, int]:
@@ -63,14 +64,14 @@ def huge(folder: Path, side: int, limit: float | None) -> tuple[float, float, in
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--count", type=int, default=6)
-    ap.add_argument("--size", type=int, default=256)
+    ap.add_argument("--size", type=int, default=None, help="network's short side (default: the model's photo size)")
     ap.add_argument("--huge", action="store_true", help="also colorize a real 30000x30000 picture (slow)")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         paths = make_photos(folder, args.count)
-        per_s, sec = throughput(folder, paths, args.size)
-        print(f"12 MP JPEG (4000x3000), --size {args.size}: {per_s:.2f} pictures/s ({sec:.2f} s each)")
+        per_s, sec, size = throughput(folder, paths, args.size)
+        print(f"12 MP JPEG (4000x3000), --size {size}: {per_s:.2f} pictures/s ({sec:.2f} s each)")
         s, mb, rc = huge(folder, 30000, None)
         print(f"30000x30000 PNG, default limit: exit {rc} (refused from the header), peak {mb:.0f} MB, {s:.1f} s")
         if args.huge:

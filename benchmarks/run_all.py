@@ -54,7 +54,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         paths = images.make_photos(folder, 4)
-        per_s, sec = images.throughput(folder, paths, None)
+        per_s, sec, _ = images.throughput(folder, paths, None)
         rows.append(("photos: 12 MP JPEG, read + colorize + write, default --size", f"{per_s:.2f} pictures/s"))
         _, mb, rc = images.huge(folder, 30000, None)
         rows.append(("photos: 30000x30000 PNG, default limit (refused from its header)", f"exit {rc}, peak {mb:.0f} MB"))
