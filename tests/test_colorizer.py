@@ -116,6 +116,11 @@ def test_photos_run_at_the_models_photo_size_and_films_at_its_training_size():
     auto = Colorizer(net, ColorizerConfig(device="cpu"))
     assert (auto.size, auto.film_size) == (128, 64)
     assert shapes(auto) == [(128, 160), (64, 96)]
+    rgb = np.random.default_rng(0).integers(0, 255, (300, 400, 3), dtype=np.uint8)
+    seen.clear()
+    auto.reference(rgb)
+    auto.reference(rgb, size=auto.film_size)  # a film's reference is fitted where its frames are seen
+    assert seen == [(128, 160), (64, 96)]
     given = Colorizer(net, ColorizerConfig(size=96, device="cpu"))
     assert shapes(given) == [(96, 128), (96, 128)]
     net.info.photo_size = None  # older model files: photos at the training size too

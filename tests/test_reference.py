@@ -270,3 +270,31 @@ def test_the_calibrated_colour_is_never_more_colourful_than_the_reference():
     assert np.allclose(np.linalg.norm(out, axis=1)[1:], [30.0, 30.0], atol=1e-3)  # beyond: held at its edge
     hue = ab[0, :, 0, 2] / np.linalg.norm(ab[0, :, 0, 2])
     assert np.allclose(out[2] / np.linalg.norm(out[2]), hue, atol=1e-5)  # same hue
+
+
+def test_a_films_reference_is_fitted_at_the_film_size_and_a_photos_at_the_photo_size(tmp_path, monkeypatch):
+    from media import make_clip
+
+    torch.manual_seed(0)
+    net = model.build("unet", {"channels": [8, 16, 16, 32, 32], "head": {"kind": "classify"}})
+    path = tmp_path / "m.onnx"
+    to_onnx(net, ModelInfo(arch="unet", params=model.config_to_dict(net.cfg), train_size=64, photo_size=96), path)
+    fitted = []
+    real = Colorizer.reference
+
+    def spy(self, rgb, strength=0.5, size=None):
+        fitted.append(size or self.size)
+        return real(self, rgb, strength, size)
+
+    monkeypatch.setattr(Colorizer, "reference", spy)
+    red = tmp_path / "red.png"
+    Image.fromarray(plain((200, 40, 40))).save(red)
+    src = make_clip(tmp_path / "in.mp4", frames=4, fps=24)
+    r = CliRunner().invoke(main, ["video", str(src), str(tmp_path / "o.mkv"), "--model", str(path), "--codec", "ffv1",
+                                  "--reference", str(red), "-q"])
+    assert r.exit_code == 0, r.output
+    Image.fromarray(plain((90, 90, 90))).save(tmp_path / "grey.png")
+    r = CliRunner().invoke(main, ["image", str(tmp_path / "grey.png"), "-o", str(tmp_path / "out.png"), "--model",
+                                  str(path), "--reference", str(red), "-q"])
+    assert r.exit_code == 0, r.output
+    assert fitted == [64, 96]

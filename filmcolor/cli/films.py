@@ -204,7 +204,9 @@ class _FilmJob:
     def load(self, photos: list, strength: float) -> None:
         self.colorizer = load_colorizer(self.model.path and Path(self.model.path), self.model.device,
                                         self.model.size)
-        self.opts.references = tuple((t, steer(self.colorizer, path, rgb, strength)) for t, path, rgb in photos)
+        # fitted at the size the film's frames are seen at, not the photo size
+        c = self.colorizer
+        self.opts.references = tuple((t, steer(c, path, rgb, strength, c.film_size)) for t, path, rgb in photos)
 
     def render(self, src: Path, dst: Path):
         """One film here (its segments on Ray with --ray): (report, seconds)."""
