@@ -70,6 +70,7 @@ def measure(model: str | None, photos: list[Path], neutral: float = NEUTRAL, siz
     return {
         "model": model or "bundled",
         "decoding": [colorizer.decoding.temperature, colorizer.decoding.gain, colorizer.decoding.confidence],
+        "size": colorizer.size,  # photos' short side: the model's photo size unless --size
         **mean,
         "wins": beats_grey(results),
         "neutral_pixel_photos": len(greyish),

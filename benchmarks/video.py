@@ -1,7 +1,7 @@
 """Film speed against a plain PyAV transcode, and peak memory for a 1080p film.
 
     python benchmarks/video.py [--clip samples/video/bigbuckbunny.mp4] [--repeat 2]
-                               [--preset medium] [--size 128] [--memory]
+                               [--preset medium] [--size S] [--memory]
                                [--reference PHOTO]
 
 Both runs decode the same file with PyAV and encode with the same libx264
@@ -68,13 +68,14 @@ def transcode(src: Path, dst: Path, preset: str, crf: int) -> int:
     return frames
 
 
-def speed(clip: Path, repeat: int, preset: str, size: int, batch: int,
+def speed(clip: Path, repeat: int, preset: str, size: int | None, batch: int,
           key_interval: int = VideoOptions.key_interval, reference: Path | None = None) -> list[float]:
     """fps of the transcode, of filmcolor, and (given ``reference``) of filmcolor steered by it."""
     colorizer = Colorizer.load(device="cpu", size=size)
     opts = [VideoOptions(preset=preset, batch_size=batch, key_interval=key_interval)]
     if reference is not None:
-        opts.append(replace(opts[0], references=((0.0, colorizer.reference(read_reference(reference))),)))
+        opts.append(replace(opts[0], references=((0.0, colorizer.reference(read_reference(reference),
+                                                                                    size=colorizer.film_size)),)))
     best = [float("inf")] * (1 + len(opts))
     frames = 0
     with tempfile.TemporaryDirectory() as tmp:
@@ -146,7 +147,7 @@ def main() -> None:
     ap.add_argument("--clip", type=Path, default=REPO / "samples" / "video" / "bigbuckbunny.mp4")
     ap.add_argument("--repeat", type=int, default=2)
     ap.add_argument("--preset", default="medium")
-    ap.add_argument("--size", type=int, default=128)
+    ap.add_argument("--size", type=int, default=None, help="network's short side (default: the model's film size)")
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--key-interval", type=int, default=VideoOptions.key_interval)
     ap.add_argument("--memory", action="store_true")

@@ -21,6 +21,7 @@ import cv2
 import numpy as np
 
 AB_SCALE = 110.0
+SHRT_MAX = 32767  # OpenCV's resize and remap take picture sides below this
 """A regression head predicts a/b divided by this (its raw output); |a|, |b| < 110 over sRGB."""
 
 # D65 reference white, as OpenCV and scikit-image use it.
@@ -165,9 +166,12 @@ def clamp_ab(L: np.ndarray, ab: np.ndarray) -> np.ndarray:
     check_image(ab, 2, "ab")
     limits = chroma_limit_table()
     n_l, n_hue = limits.shape
-    a, b = ab[..., 0, :, :].astype(np.float32), ab[..., 1, :, :].astype(np.float32)
-    li = (np.clip(L[..., 0, :, :], 0, 100) * ((n_l - 1) / 100)).astype(np.int32).ravel()
-    af, bf = a.reshape(-1), b.reshape(-1)  # views: a and b are fresh copies
+    # fresh C-ordered copies, whatever the input's layout: the clamp writes into them through flat views
+    a, b = (ab[..., k, :, :].astype(np.float32, order="C") for k in (0, 1))
+    # fmax: a NaN L takes the L = 0 row (as a wrapped index did before); L may broadcast against ab
+    Lc = np.minimum(np.fmax(L[..., 0, :, :], 0), 100)
+    li = np.broadcast_to((Lc * ((n_l - 1) / 100)).astype(np.int32), a.shape).ravel()
+    af, bf = a.reshape(-1), b.reshape(-1)
     if af.size:
         # a colour inside the smallest limit of any hue at its L needs no hue: most
         # colours a network paints; the margin covers OpenCV's chroma against polar's
@@ -176,8 +180,12 @@ def clamp_ab(L: np.ndarray, ab: np.ndarray) -> np.ndarray:
         if over.size:
             c, h = polar(af[over], bf[over], n_hue)
             scale = np.minimum(limits.ravel()[li[over] * n_hue + h] / np.maximum(c, 1e-6), 1.0)
-            af[over] *= scale
-            bf[over] *= scale
+            if ab.dtype == np.float32:
+                af[over] *= scale
+                bf[over] *= scale
+            else:  # multiplied at the input's precision, then rounded, as a whole-array clamp would
+                for flat, k in ((af, 0), (bf, 1)):
+                    flat[over] = (np.broadcast_to(ab[..., k, :, :], a.shape).reshape(-1)[over] * scale)
     return np.stack([a, b], axis=-3)
 
 

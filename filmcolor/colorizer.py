@@ -19,6 +19,7 @@ import numpy as np
 
 from . import color
 from .decoding import Decoding, decode, softmax
+from .errors import InputError
 from .network import ModelInfo, Network
 from .reference import (
     STRENGTH,
@@ -30,6 +31,7 @@ from .reference import (
 )
 from .reference import bin_bias as bias_for
 
+SHRT_MAX = color.SHRT_MAX
 STRIP_ROWS = 512  # full-size rows recombined at a time: bounds memory for huge images
 
 
@@ -119,13 +121,15 @@ class Colorizer:
     def size(self) -> int:
         """The short side photos are seen at: the one given, else the model's photo
         size (chosen on held-out photos), else the size it was trained at."""
-        return self.cfg.size or self.net.info.photo_size or self.net.info.train_size
+        if self.cfg.size is not None:
+            return self.cfg.size
+        return self.net.info.photo_size or self.net.info.train_size
 
     @property
     def film_size(self) -> int:
         """The short side film frames are seen at: the one given, else the size the
         model was trained at (the smallest the network knows: films need its speed)."""
-        return self.cfg.size or self.net.info.train_size
+        return self.cfg.size if self.cfg.size is not None else self.net.info.train_size
 
     @property
     def threads(self) -> int | None:
@@ -223,6 +227,9 @@ class Colorizer:
             pixels = pixels[..., :3]
         h, w = pixels.shape[:2]
         hs, ws = small_shape(h, w, self.size)
+        if max(hs, ws) >= SHRT_MAX:
+            raise InputError(f"{w}x{h} is too long a picture to be seen at --size {self.size} (OpenCV takes at "
+                             f"most {SHRT_MAX - 1} pixels a side); try a smaller --size or cut it into pieces")
         small = shrink(pixels, hs, ws)
         L_small = _lightness(small).reshape(1, 1, hs, ws)
         ab = self.ab_small(L_small, reference=reference)[0]  # (2, hs, ws)

@@ -27,7 +27,7 @@ import cv2
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from . import captions
+from . import captions, color
 from .captions import Captions
 from .errors import FilmcolorError, InputError, OutputError
 from .files import atomic_output
@@ -68,7 +68,7 @@ ICC_FORMATS = {"JPEG", "PNG", "WEBP", "TIFF"}
 OUTPUT_TAGS = ("_color", "_compare")
 FILM_SUFFIXES = {".mp4", ".mkv", ".mov", ".avi", ".webm", ".m4v", ".ts", ".mpg", ".mpeg", ".vob", ".mxf"}
 _ORIENTATION = 0x0112
-SHRT_MAX = 32767  # OpenCV's resize and remap take sides below this
+SHRT_MAX = color.SHRT_MAX
 # A TIFF's first directory mixes what the file says about the picture with its own
 # layout (strips, sizes, compression); only the former may travel to a new file.
 _TIFF_DESCRIPTIVE = (0x010E, 0x010F, 0x0110, 0x0131, 0x0132, 0x013B, 0x8298)  # description .. copyright

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .errors import OutputError
+from .network import DEFAULT_PATH
 from .video import VideoOptions, VideoReport
 
 if TYPE_CHECKING:
@@ -71,10 +72,10 @@ def identity(src: Path, opts: VideoOptions, model: ModelSpec, segment_seconds: f
     st = src.stat()
     shaping = {k: v for k, v in asdict(opts).items() if k not in ("references", "queue_batches", "cpu_threads")}
     refs = [(t, r.digest()) for t, r in opts.references]
-    model_id = None
-    if model.path:
-        mst = Path(model.path).stat()
-        model_id = [str(Path(model.path).resolve()), mst.st_size, mst.st_mtime_ns]
+    # the bundled model too: a new filmcolor may bring new colour, which must not join old segments
+    path = Path(model.path) if model.path else DEFAULT_PATH
+    mst = path.stat()
+    model_id = [str(path.resolve()), mst.st_size, mst.st_mtime_ns]
     return {"source": [str(src.resolve()), st.st_size, st.st_mtime_ns], "options": shaping, "references": refs,
             "model": model_id, "size": model.size, "segment_seconds": segment_seconds}
 

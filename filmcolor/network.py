@@ -12,7 +12,7 @@ float32 lightness in [0, 100], H and W multiples of 32, any N, H, W; and gives
 Its settings are a JSON object under the metadata key ``filmcolor``::
 
     {"format": 1, "arch": "effunet", "params": {...}, "train_size": 128,
-     "photo_size": 192 | null, "ab_scale": 110.0, "stride": 4, "ab_centres": [[a, b], ...] | null,
+     "photo_size": 192 (optional), "ab_scale": 110.0, "stride": 4, "ab_centres": [[a, b], ...] | null,
      "data": {...}, "validation": {...}}
 
 An ONNX file is a graph of standard operators and their weights: loading a
@@ -72,7 +72,9 @@ class ModelInfo:
                 **self.params.get("head", {})}
 
     def to_json(self, **extra) -> str:
-        return json.dumps({"format": FORMAT, **self.__dict__, **extra}, sort_keys=True)
+        # photo_size only when set: a file without it is read by filmcolor from before it too
+        fields = {k: v for k, v in self.__dict__.items() if not (k == "photo_size" and v is None)}
+        return json.dumps({"format": FORMAT, **fields, **extra}, sort_keys=True)
 
 
 def parse_device(name: str) -> tuple[str, int]:
@@ -179,6 +181,10 @@ class Network:
             raise ModelError(f"{self.path}: model format {fmt}, this filmcolor reads {FORMAT}")
         if info.ab_scale != color.AB_SCALE:
             raise ModelError(f"{self.path}: a/b scale {info.ab_scale}, expected {color.AB_SCALE}")
+        for key in ("train_size", "photo_size"):
+            v = getattr(info, key)
+            if (v is not None or key == "train_size") and (type(v) is not int or v < 32 or v % 32):
+                raise ModelError(f"{self.path}: {key} {v!r} is not a positive multiple of 32")
         inputs = [i.name for i in self.session.get_inputs()]
         names = [o.name for o in self.session.get_outputs()]
         if names != ["ab", "raw"] or inputs != ["L"]:

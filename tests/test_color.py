@@ -82,6 +82,13 @@ def test_clamp_ab_is_the_table_lookup_on_every_pixel_also_near_the_lowest_limit(
     want = (ab * np.minimum(limits[li, cells] / np.maximum(c, 1e-6), 1.0)[:, None]).astype(np.float32)
     got = color.clamp_ab(L, ab)
     assert np.array_equal(got, want)
+    # whatever the layout (the clamp writes through flat views of its own copies)
+    assert np.array_equal(color.clamp_ab(L, np.asfortranarray(ab)), want)
+    swap = (0, 1, 3, 2)
+    assert np.array_equal(color.clamp_ab(L.transpose(swap), ab.transpose(swap)), want.transpose(swap))
+    Ln = L.copy()
+    Ln[0, 0, 0, 0] = np.nan  # the L = 0 row: no lookup outside the table
+    assert np.array_equal(color.clamp_ab(Ln, ab)[0, :, 0, 0], color.clamp_ab(np.zeros_like(L), ab)[0, :, 0, 0])
     assert (got != ab).any(axis=1).mean() > 0.01  # those at the lowest limit's hues were clamped
 
 

@@ -1,5 +1,6 @@
 """The ONNX model file against the torch network it was exported from."""
 
+import json
 import os
 
 import numpy as np
@@ -11,7 +12,7 @@ from click.testing import CliRunner
 from filmcolor import Colorizer
 from filmcolor.decoding import Decoding, decode, softmax
 from filmcolor.errors import ModelError
-from filmcolor.network import DEFAULT_PATH, Network
+from filmcolor.network import DEFAULT_PATH, METADATA_KEY, Network
 from train import checkpoint, model
 from train import colour as color
 from train.export import main as export_main
@@ -171,6 +172,25 @@ def test_export_can_set_the_size_photos_run_at(tmp_path):
     assert checkpoint.load(kept)[1].photo_size == 160  # and an export of the kept checkpoint keeps it
     bad = CliRunner().invoke(export_main, [str(ckpt), str(out), "--photo-size", "200"])
     assert bad.exit_code == 2 and "multiple of 32" in bad.output
+
+
+@pytest.mark.parametrize("bad", [100, 0, "192", 16.0])
+def test_a_model_files_photo_size_is_checked_on_load(tmp_path, bad):
+    import onnx
+
+    torch.manual_seed(0)
+    net = model.build("unet", {"channels": [8, 16, 16, 32, 32]})
+    path = tmp_path / "m.onnx"
+    to_onnx(net, checkpoint.ModelInfo(arch="unet", params=model.config_to_dict(net.cfg)), path)
+    plain = onnx.load(str(path))
+    meta = {p.key: p.value for p in plain.metadata_props}
+    assert "photo_size" not in meta[METADATA_KEY]  # unset, it is left out: older filmcolor reads the file
+    cfg = json.loads(meta[METADATA_KEY])
+    cfg["photo_size"] = bad
+    onnx.helper.set_model_props(plain, {METADATA_KEY: json.dumps(cfg)})
+    onnx.save(plain, str(path))
+    with pytest.raises(ModelError, match=f"m.onnx: photo_size {bad!r} is not a positive multiple of 32"):
+        Network(path, device="cpu")
 
 
 def ckpt_export(ckpt, out):

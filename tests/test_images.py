@@ -458,3 +458,15 @@ def test_a_picture_too_long_for_opencv_is_refused_from_its_header(run, tmp_path,
     r = run(path)
     assert r.exit_code == 1 and f"{w}x{h} is too long a picture for filmcolor" in r.output, r.output
     assert "unexpected" not in r.output
+
+
+def test_a_picture_too_long_at_the_size_it_is_seen_at_is_one_line_and_the_batch_goes_on(tmp_path):
+    # 200:1 passes the header's 255:1 (made for 128) but is 38400 pixels long at the bundled photo size 192
+    strip = make(tmp_path / "strip.png", np.zeros((40, 8000), np.uint8))
+    fine = make(tmp_path / "fine.png", np.zeros((40, 60), np.uint8))
+    r = CliRunner().invoke(main, ["image", str(strip), str(fine), "-o", str(tmp_path / "out")])
+    assert r.exit_code == 1, r.output
+    assert "8000x40 is too long a picture to be seen at --size 192" in r.output and "unexpected" not in r.output
+    assert (tmp_path / "out" / "fine.png").exists() and not (tmp_path / "out" / "strip.png").exists()
+    r = CliRunner().invoke(main, ["image", str(strip), "-o", str(tmp_path / "s.png"), "--size", "128"])
+    assert r.exit_code == 0, r.output  # it fits at 128

@@ -287,3 +287,18 @@ def test_a_second_run_on_the_same_output_is_refused_while_the_first_lives(tiny_m
     r = run(tiny_model, film, dst, "--segment-seconds", "1")  # the first has ended: the lock went with it
     assert r.exit_code == 0, r.output
     assert sorted(p.name for p in tmp_path.iterdir()) == ["o.mkv"]  # no lock file, no work folder left
+
+
+def test_a_new_bundled_model_does_not_resume_an_old_ones_segments(tmp_path, film, monkeypatch):
+    from filmcolor import manifest
+    from filmcolor.modelspec import ModelSpec
+    from filmcolor.video import VideoOptions
+
+    bundled = tmp_path / "default.onnx"
+    bundled.write_bytes(b"one model")
+    monkeypatch.setattr(manifest, "DEFAULT_PATH", bundled)
+    spec = ModelSpec(None, "cpu", None)  # no --model: the bundled one
+    before = manifest.identity(film, VideoOptions(), spec, 10.0)
+    assert manifest.identity(film, VideoOptions(), spec, 10.0) == before
+    bundled.write_bytes(b"another model, as a new filmcolor brings")
+    assert manifest.identity(film, VideoOptions(), spec, 10.0)["model"] != before["model"]

@@ -5,7 +5,7 @@ A checkpoint holds the network's tensors (fp16 is fine for storage) and, under
 the metadata key ``filmcolor``, a JSON object::
 
     {"format": 1, "arch": "effunet", "params": {...}, "train_size": 128,
-     "ab_scale": 110.0, "data": {...}, "validation": {...}}
+     "photo_size": 192 (optional), "ab_scale": 110.0, "data": {...}, "validation": {...}}
 
 safetensors holds tensors only, so loading a stranger's file cannot run code.
 """

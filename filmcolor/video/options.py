@@ -26,7 +26,8 @@ class VideoOptions:
     drop: tuple[str, ...] = ()  # streams left out (--drop: 3, a:1, s, d, t)
     pix_fmt: str | None = None  # the encoder's pixel format; None: chosen (encoding.choose_pixel_format)
     queue_batches: int = 2  # batches buffered between stages
-    # (from second, Reference): each reference photo steers the colour from its time to the next one's
+    # (from second, Reference): each reference photo steers the colour from its time to the next one's;
+    # made by colorizer.reference(rgb, size=colorizer.film_size), fitted where the frames are seen
     references: tuple = ()
 
 
