@@ -77,7 +77,7 @@ def main() -> None:
     colorizer = Colorizer.load(args.model)
     truths = {p: rgb8(p) for p in photos}
     sources = {p: source_of(p, roots) for p in photos}
-    mean_ab = {p: colorizer.reference(truths[p]).mean.numpy() for p in photos}
+    mean_ab = {p: np.asarray(colorizer.reference(truths[p]).mean) for p in photos}
     by_source: dict[str, list[Path]] = {}
     for p in photos:
         by_source.setdefault(sources[p], []).append(p)
