@@ -2,20 +2,25 @@
 
     python benchmarks/video.py [--clip samples/video/bigbuckbunny.mp4] [--repeat 2]
                                [--preset medium] [--size S] [--memory]
-                               [--reference PHOTO]
+                               [--reference PHOTO] [--replay]
 
 Both runs decode the same file with PyAV and encode with the same libx264
 settings (crf 18, the preset given, same pixel format), copying the audio; the
 transcode does nothing else. Best of --repeat runs each, in one process, so
 the ratio compares like with like. --memory makes 1080p films of two lengths
 and reports the peak resident memory of `filmcolor video` on each: flat
-memory means the two figures agree.
+memory means the two figures agree. --replay also times the film with the
+network's outputs recorded on a first run and replayed (the same colour, so
+the same frames for the encoder, without inference), the three interleaved,
+medians: what of the gap to the transcode is the network's inference and
+what is the rest of the film path.
 """
 
 from __future__ import annotations
 
 import argparse
 import shutil
+import statistics
 import tempfile
 import time
 from dataclasses import replace
@@ -90,6 +95,41 @@ def speed(clip: Path, repeat: int, preset: str, size: int | None, batch: int,
     return [frames / b for b in best]
 
 
+def replayed(clip: Path, repeat: int, preset: str, size: int | None, batch: int, key_interval: int
+             ) -> tuple[float, float, float]:
+    """fps of the transcode, of filmcolor, and of filmcolor with the network's outputs
+    recorded on a first run and replayed (the same colour and frames to encode, no
+    inference): medians of ``repeat`` interleaved runs. What the network's inference
+    costs a film, and what the rest of the film path does."""
+    colorizer = Colorizer.load(device="cpu", size=size)
+    opts = VideoOptions(preset=preset, batch_size=batch, key_interval=key_interval)
+    run, calls = colorizer.net.run, []
+    times: dict[str, list[float]] = {"transcode": [], "filmcolor": [], "replayed": []}
+    frames = 0
+
+    def record(x, raw=False):
+        calls.append(run(x, raw))
+        return calls[-1]
+
+    def replay():
+        outputs = iter(calls)
+        return lambda x, raw=False: next(outputs)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        colorizer.net.run = record
+        colorize_video(colorizer, clip, Path(tmp) / "c.mp4", opts)
+        for _ in range(repeat):
+            t = time.perf_counter()
+            frames = transcode(clip, Path(tmp) / "t.mp4", preset, 18)
+            times["transcode"].append(time.perf_counter() - t)
+            for name, fn in (("filmcolor", run), ("replayed", replay())):
+                colorizer.net.run = fn
+                t = time.perf_counter()
+                colorize_video(colorizer, clip, Path(tmp) / "c.mp4", opts)
+                times[name].append(time.perf_counter() - t)
+    return tuple(frames / statistics.median(times[k]) for k in ("transcode", "filmcolor", "replayed"))
+
+
 def make_film(path: Path, frames: int, w: int = 1920, h: int = 1080) -> None:
     rng = np.random.default_rng(0)
     base = rng.integers(0, 255, (h // 8, w // 8), dtype=np.uint8).repeat(8, 0).repeat(8, 1)
@@ -153,6 +193,8 @@ def main() -> None:
     ap.add_argument("--memory", action="store_true")
     ap.add_argument("--grain", action="store_true", help="also a grainy black-and-white copy of the clip")
     ap.add_argument("--reference", type=Path, help="also time the film steered by this colour photo")
+    ap.add_argument("--replay", action="store_true",
+                    help="also the film with the network's outputs replayed (what its inference costs)")
     args = ap.parse_args()
     clips = [("", args.clip)]
     with tempfile.TemporaryDirectory() as tmp:
@@ -165,6 +207,11 @@ def main() -> None:
                   f"filmcolor video {c_fps:.1f} fps (--key-interval {args.key_interval}), ratio {c_fps / t_fps:.2f}")
             for fps in r_fps:
                 print(f"  with --reference {args.reference.name}: {fps:.1f} fps")
+            if args.replay:
+                t, c, r = replayed(clip, max(args.repeat, 3), args.preset, args.size, args.batch, args.key_interval)
+                print(f"  medians of {max(args.repeat, 3)} interleaved runs: transcode {t:.1f} fps, filmcolor {c:.1f} "
+                      f"(ratio {c / t:.2f}), the network's outputs replayed {r:.1f} (ratio {r / t:.2f}): its "
+                      f"inference costs {1000 / c - 1000 / r:.1f} ms a film frame, the rest {1000 / r - 1000 / t:.1f}")
     if args.memory:
         for n, mb, fps in memory():
             print(f"1080p film, {n} frames (preset ultrafast): peak {mb:.0f} MB, {fps:.1f} fps")
