@@ -57,7 +57,7 @@ M = [
  ("16-bit TIFF credits lost without a word", "filmcolor/images.py", '    if sixteen and fmt == "TIFF" and pic.exif:', "    if False:", ["tests/test_captions.py"]),
  ("two runs not locked out", "filmcolor/manifest.py", "            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)\n", "            pass\n", ["tests/test_segments.py"]),
  ("unread pictures not named", "filmcolor/cli/photos.py", "    if unread:", "    if False:", ["tests/test_images.py"]),
- ("a too-long picture not refused", "filmcolor/images.py", "                if max(w, h) >= SHRT_MAX or max(w, h) >= 255 * min(w, h):", "                if False:", ["tests/test_images.py"]),
+ ("a too-long picture not refused", "filmcolor/images.py", "                if max(w, h) >= color.SHRT_MAX or max(w, h) >= 255 * min(w, h):", "                if False:", ["tests/test_images.py"]),
  ("an unwritable folder found out late", "filmcolor/images.py", "        elif (folder := _unwritable(job.dst.parent)) is not None:", "        elif False:", ["tests/test_images.py"]),
  ("a change of shape's distortion not said", "filmcolor/video/demux.py", "{source.in_format}{_distortion(seen, source)}", "{source.in_format}", ["tests/test_archive.py"]),
  ("an attachment called empty", "filmcolor/video/mux.py", ' and s.type != "attachment":', ":", ["tests/test_catalogue.py"]),

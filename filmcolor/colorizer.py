@@ -31,7 +31,6 @@ from .reference import (
 )
 from .reference import bin_bias as bias_for
 
-SHRT_MAX = color.SHRT_MAX
 STRIP_ROWS = 512  # full-size rows recombined at a time: bounds memory for huge images
 
 
@@ -227,9 +226,9 @@ class Colorizer:
             pixels = pixels[..., :3]
         h, w = pixels.shape[:2]
         hs, ws = small_shape(h, w, self.size)
-        if max(hs, ws) >= SHRT_MAX:
+        if max(hs, ws) >= color.SHRT_MAX:
             raise InputError(f"{w}x{h} is too long a picture to be seen at --size {self.size} (OpenCV takes at "
-                             f"most {SHRT_MAX - 1} pixels a side); try a smaller --size or cut it into pieces")
+                             f"most {color.SHRT_MAX - 1} pixels a side); try a smaller --size or cut it into pieces")
         small = shrink(pixels, hs, ws)
         L_small = _lightness(small).reshape(1, 1, hs, ws)
         ab = self.ab_small(L_small, reference=reference)[0]  # (2, hs, ws)

@@ -68,7 +68,6 @@ ICC_FORMATS = {"JPEG", "PNG", "WEBP", "TIFF"}
 OUTPUT_TAGS = ("_color", "_compare")
 FILM_SUFFIXES = {".mp4", ".mkv", ".mov", ".avi", ".webm", ".m4v", ".ts", ".mpg", ".mpeg", ".vob", ".mxf"}
 _ORIENTATION = 0x0112
-SHRT_MAX = color.SHRT_MAX
 # A TIFF's first directory mixes what the file says about the picture with its own
 # layout (strips, sizes, compression); only the former may travel to a new file.
 _TIFF_DESCRIPTIVE = (0x010E, 0x010F, 0x0110, 0x0131, 0x0132, 0x013B, 0x8298)  # description .. copyright
@@ -119,9 +118,9 @@ def read_picture(path: str | os.PathLike, max_megapixels: float = 250.0) -> Pict
                 if pages > 1:
                     raise InputError(f"has {pages} pages or frames; filmcolor colorizes one picture a file "
                                      "(split it first, e.g. one TIFF per page)")
-                if max(w, h) >= SHRT_MAX or max(w, h) >= 255 * min(w, h):
+                if max(w, h) >= color.SHRT_MAX or max(w, h) >= 255 * min(w, h):
                     raise InputError(
-                        f"{w}x{h} is too long a picture for filmcolor: OpenCV resizes at most {SHRT_MAX - 1} "
+                        f"{w}x{h} is too long a picture for filmcolor: OpenCV resizes at most {color.SHRT_MAX - 1} "
                         "pixels a side, and at most 255:1 at the network's size; cut it into pieces first")
                 if w * h > max_megapixels * 1e6:
                     raise InputError(

@@ -181,9 +181,11 @@ class Network:
             raise ModelError(f"{self.path}: model format {fmt}, this filmcolor reads {FORMAT}")
         if info.ab_scale != color.AB_SCALE:
             raise ModelError(f"{self.path}: a/b scale {info.ab_scale}, expected {color.AB_SCALE}")
-        for key in ("train_size", "photo_size"):
-            v = getattr(info, key)
-            if (v is not None or key == "train_size") and (type(v) is not int or v < 32 or v % 32):
+        sizes = {"train_size": info.train_size}
+        if info.photo_size is not None:  # unset: photos at train_size
+            sizes["photo_size"] = info.photo_size
+        for key, v in sizes.items():
+            if type(v) is not int or v < 32 or v % 32:
                 raise ModelError(f"{self.path}: {key} {v!r} is not a positive multiple of 32")
         inputs = [i.name for i in self.session.get_inputs()]
         names = [o.name for o in self.session.get_outputs()]
