@@ -143,9 +143,9 @@ class Smoother:
         else:
             weight = (self.cfg.strength if strength is None else strength) * motion.match
             mx, my = motion.maps
-            # a plane at a time: OpenCV's two-channel float remap rounds its bilinear
-            # weights to 1/32 (errors up to 0.8 a/b units, 0.06 on average, on
-            # bigbuckbunny.mp4); one channel is exact to 1e-5, and 4x faster than the two
+            # a plane at a time: OpenCV's two-channel float remap is not exact (off by
+            # up to 0.8 a/b units, 0.06 on average, on bigbuckbunny.mp4's flow, as if its
+            # bilinear weights were rounded to 1/32); one channel is exact to 1e-5
             hist_ab = np.stack([cv2.remap(p, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
                                 for p in self._prev_ab])
             out = (ab * (1 - weight) + hist_ab * weight).astype(np.float32, copy=False)
