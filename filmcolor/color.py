@@ -21,8 +21,8 @@ import cv2
 import numpy as np
 
 AB_SCALE = 110.0
-SHRT_MAX = 32767  # OpenCV's resize and remap take picture sides below this
 """A regression head predicts a/b divided by this (its raw output); |a|, |b| < 110 over sRGB."""
+SHRT_MAX = 32767  # OpenCV's resize and remap take picture sides below this
 
 # D65 reference white, as OpenCV and scikit-image use it.
 WHITE = (0.950456, 1.0, 1.088754)
