@@ -58,7 +58,7 @@ def profile(clip: Path, loops: int, key_interval: int, batch: int, threads: int)
     """(frames, ms/frame of the stage, {part: ms/frame})."""
     with av.open(str(clip)) as f:
         decoded = list(f.decode(video=0))
-    colorizer = Colorizer.load(device="cpu")
+    colorizer = Colorizer.load(device="cpu", films=True)
     colorizer.set_threads(threads)
     f0 = decoded[0]
     matrix, space = color_matrix(f0.colorspace, f0.height)

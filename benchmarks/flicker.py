@@ -1,6 +1,6 @@
 """Flicker with and without temporal smoothing, on a real clip made grey.
 
-    python benchmarks/flicker.py [--clip samples/video/bikes.mp4] [--size 128] [--chroma-memory 0.8 ...]
+    python benchmarks/flicker.py [--clip samples/video/bikes.mp4] [--size 128] [--model M.onnx] [--chroma-memory 0.8 ...]
         [--strength 0.9 ...]
 
 The clip's colour frames are the truth. A grey copy (U = V = neutral,
@@ -102,13 +102,13 @@ def measures(frames, truth, cuts) -> dict:
 
 
 def run(clip: Path, size: int | None = None, key_interval: int = VideoOptions.key_interval,
-        variants: dict[str, SmoothConfig] | None = None) -> dict:
+        variants: dict[str, SmoothConfig] | None = None, model: Path | None = None) -> dict:
     """Measures of truth, raw and smoothed; flicker removed; cuts and any crossed."""
     truth = decode_rgb(clip)
     with av.open(str(clip)) as c:
         rate = int(round(c.streams.video[0].average_rate or 25))
     cuts = find_cuts(truth)
-    colorizer = Colorizer.load(device="cpu", size=size)
+    colorizer = Colorizer.load(model, device="cpu", size=size, films=True)
     with tempfile.TemporaryDirectory() as tmp:
         grey = Path(tmp) / "grey.mkv"
         write_grey(truth, grey, rate)
@@ -137,6 +137,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--clip", type=Path, default=REPO / "samples" / "video" / "bikes.mp4")
     ap.add_argument("--size", type=int, default=None)
+    ap.add_argument("--model", type=Path, help="an .onnx model file (default: the bundled one)")
     ap.add_argument("--key-interval", type=int, default=VideoOptions.key_interval)
     ap.add_argument("--chroma-memory", type=float, nargs="*", default=[],
                     help="Also the smoothed film with these SmoothConfig.chroma_memory values (0.8, 0.95...).")
@@ -153,7 +154,7 @@ def main() -> None:
                           **({} if memory is None else {"chroma_memory": memory}))
             variants[", ".join(n for n in (strength is not None and f"strength {strength}",
                                           memory is not None and f"chroma memory {memory}") if n)] = cfg
-    r = run(args.clip, args.size, args.key_interval, variants)
+    r = run(args.clip, args.size, args.key_interval, variants, args.model)
     m = r["measures"]
     print(f"{args.clip.name}: {r['frames']} frames, cuts at {r['cuts']}, --size {r['size']}, "
           f"--key-interval {args.key_interval}\n")

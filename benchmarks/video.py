@@ -2,7 +2,7 @@
 
     python benchmarks/video.py [--clip samples/video/bigbuckbunny.mp4] [--repeat 2]
                                [--preset medium] [--size S] [--memory]
-                               [--reference PHOTO] [--replay]
+                               [--reference PHOTO] [--replay] [--model M.onnx]
 
 Both runs decode the same file with PyAV and encode with the same libx264
 settings (crf 18, the preset given, same pixel format), copying the audio; the
@@ -74,9 +74,10 @@ def transcode(src: Path, dst: Path, preset: str, crf: int) -> int:
 
 
 def speed(clip: Path, repeat: int, preset: str, size: int | None, batch: int,
-          key_interval: int = VideoOptions.key_interval, reference: Path | None = None) -> list[float]:
+          key_interval: int = VideoOptions.key_interval, reference: Path | None = None,
+          model: Path | None = None) -> list[float]:
     """fps of the transcode, of filmcolor, and (given ``reference``) of filmcolor steered by it."""
-    colorizer = Colorizer.load(device="cpu", size=size)
+    colorizer = Colorizer.load(model, device="cpu", size=size, films=True)
     opts = [VideoOptions(preset=preset, batch_size=batch, key_interval=key_interval)]
     if reference is not None:
         opts.append(replace(opts[0], references=((0.0, colorizer.reference(read_reference(reference),
@@ -95,13 +96,13 @@ def speed(clip: Path, repeat: int, preset: str, size: int | None, batch: int,
     return [frames / b for b in best]
 
 
-def replayed(clip: Path, repeat: int, preset: str, size: int | None, batch: int, key_interval: int
-             ) -> tuple[float, float, float]:
+def replayed(clip: Path, repeat: int, preset: str, size: int | None, batch: int, key_interval: int,
+             model: Path | None = None) -> tuple[float, float, float]:
     """fps of the transcode, of filmcolor, and of filmcolor with the network's outputs
     recorded on a first run and replayed (the same colour and frames to encode, no
     inference): medians of ``repeat`` interleaved runs. What the network's inference
     costs a film, and what the rest of the film path does."""
-    colorizer = Colorizer.load(device="cpu", size=size)
+    colorizer = Colorizer.load(model, device="cpu", size=size, films=True)
     opts = VideoOptions(preset=preset, batch_size=batch, key_interval=key_interval)
     run, calls = colorizer.net.run, []
     times: dict[str, list[float]] = {"transcode": [], "filmcolor": [], "replayed": []}
@@ -188,6 +189,7 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=2)
     ap.add_argument("--preset", default="medium")
     ap.add_argument("--size", type=int, default=None, help="network's short side (default: the model's film size)")
+    ap.add_argument("--model", type=Path, help="an .onnx model file (default: the bundled one)")
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--key-interval", type=int, default=VideoOptions.key_interval)
     ap.add_argument("--memory", action="store_true")
@@ -202,13 +204,14 @@ def main() -> None:
             clips.append((" (grainy b/w copy)", grainy_copy(args.clip, Path(tmp) / "grainy.mp4")))
         for label, clip in clips:
             t_fps, c_fps, *r_fps = speed(clip, args.repeat, args.preset, args.size, args.batch, args.key_interval,
-                                         args.reference)
+                                         args.reference, args.model)
             print(f"{args.clip.name}{label}, libx264 crf 18 {args.preset}: transcode {t_fps:.1f} fps, "
                   f"filmcolor video {c_fps:.1f} fps (--key-interval {args.key_interval}), ratio {c_fps / t_fps:.2f}")
             for fps in r_fps:
                 print(f"  with --reference {args.reference.name}: {fps:.1f} fps")
             if args.replay:
-                t, c, r = replayed(clip, max(args.repeat, 3), args.preset, args.size, args.batch, args.key_interval)
+                t, c, r = replayed(clip, max(args.repeat, 3), args.preset, args.size, args.batch, args.key_interval,
+                                   args.model)
                 print(f"  medians of {max(args.repeat, 3)} interleaved runs: transcode {t:.1f} fps, filmcolor {c:.1f} "
                       f"(ratio {c / t:.2f}), the network's outputs replayed {r:.1f} (ratio {r / t:.2f}): its "
                       f"inference costs {1000 / c - 1000 / r:.1f} ms a film frame, the rest {1000 / r - 1000 / t:.1f}")

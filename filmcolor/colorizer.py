@@ -20,7 +20,7 @@ import numpy as np
 from . import color
 from .decoding import Decoding, decode, softmax
 from .errors import InputError
-from .network import ModelInfo, Network
+from .network import ModelInfo, Network, bundled_path
 from .reference import (
     STRENGTH,
     Reference,
@@ -100,12 +100,17 @@ class Colorizer:
 
     @classmethod
     def load(cls, path: str | os.PathLike | None = None, device: str = "auto", size: int | None = None,
-             threads: int | None = None, decoding: Decoding | None = None) -> Colorizer:
-        """The ONNX model at ``path`` (the bundled default when None) on ``device``,
-        run at ``size`` (short side; None: the model's own sizes), decoded
-        as ``decoding`` says (None: as the model says)."""
+             threads: int | None = None, decoding: Decoding | None = None, films: bool = False) -> Colorizer:
+        """The ONNX model at ``path`` on ``device``, run at ``size`` (short side;
+        None: the model's own sizes), decoded as ``decoding`` says (None: as the
+        model says). ``path`` None is the bundled model: with ``films`` on the
+        CPU its int8 copy (network.bundled_path)."""
         cfg = ColorizerConfig(size=size, device=device, threads=threads, decoding=decoding)
-        return cls(Network(path, device, threads), cfg)
+        net = Network(bundled_path(device, films) if path is None else path, device, threads)
+        if path is None and films and net.device == "cpu" and net.path != bundled_path("cpu", films):
+            # a GPU provider is installed but could not start: the CPU's file after all
+            net = Network(bundled_path("cpu", films), "cpu", threads)
+        return cls(net, cfg)
 
     @property
     def info(self) -> ModelInfo:

@@ -196,8 +196,9 @@ def _keep_freed_memory() -> None:
 
 
 def evaluate(colorizer: Colorizer, paths: list[Path], opts: EvalOptions,
-             on_error: Callable[[Path, str], None] | None = None) -> list[dict]:
-    """One result per input that could be evaluated (see ``with_mean``)."""
+             on_error: Callable[[Path, str], None] | None = None, films: Colorizer | None = None) -> list[dict]:
+    """One result per input that could be evaluated (see ``with_mean``); films
+    through ``films`` where given (what `filmcolor video` would load), else ``colorizer``."""
     _keep_freed_memory()
     results = []
     for path in paths:
@@ -205,7 +206,7 @@ def evaluate(colorizer: Colorizer, paths: list[Path], opts: EvalOptions,
             if not path.exists():
                 raise InputError("no such file")
             if path.suffix.lower() in FILM_SUFFIXES:
-                results.append(evaluate_video(colorizer, path, opts))
+                results.append(evaluate_video(films or colorizer, path, opts))
             else:
                 results.append(evaluate_photo(colorizer, path, opts))
         except InputError as e:

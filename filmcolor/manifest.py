@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .errors import OutputError
-from .network import DEFAULT_PATH
+from .network import bundled_path
 from .video import VideoOptions, VideoReport
 
 if TYPE_CHECKING:
@@ -73,7 +73,7 @@ def identity(src: Path, opts: VideoOptions, model: ModelSpec, segment_seconds: f
     shaping = {k: v for k, v in asdict(opts).items() if k not in ("references", "queue_batches", "cpu_threads")}
     refs = [(t, r.digest()) for t, r in opts.references]
     # the bundled model too: a new filmcolor may bring new colour, which must not join old segments
-    path = Path(model.path) if model.path else DEFAULT_PATH
+    path = Path(model.path) if model.path else bundled_path(model.device, model.films)
     mst = path.stat()
     model_id = [str(path.resolve()), mst.st_size, mst.st_mtime_ns]
     return {"source": [str(src.resolve()), st.st_size, st.st_mtime_ns], "options": shaping, "references": refs,

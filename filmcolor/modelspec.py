@@ -12,6 +12,7 @@ class ModelSpec:
     path: str | None  # None: the bundled model
     device: str = "auto"
     size: int | None = None
+    films: bool = False  # for films: the bundled model's int8 copy on the CPU (network.bundled_path)
 
     def load(self):
         """The :class:`~filmcolor.colorizer.Colorizer`, loaded once per process."""
@@ -33,4 +34,4 @@ class Loaded:
 def _load(spec: ModelSpec):
     from .colorizer import Colorizer
 
-    return Colorizer.load(spec.path, device=spec.device, size=spec.size)
+    return Colorizer.load(spec.path, device=spec.device, size=spec.size, films=spec.films)

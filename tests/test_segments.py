@@ -296,8 +296,12 @@ def test_a_new_bundled_model_does_not_resume_an_old_ones_segments(tmp_path, film
 
     bundled = tmp_path / "default.onnx"
     bundled.write_bytes(b"one model")
-    monkeypatch.setattr(manifest, "DEFAULT_PATH", bundled)
-    spec = ModelSpec(None, "cpu", None)  # no --model: the bundled one
+    # films on the CPU run the bundled int8 copy, elsewhere the float file: each is its own colour
+    float_id, int8_id = (manifest.identity(film, VideoOptions(), ModelSpec(None, "cpu", None, films=f), 10.0)["model"]
+                         for f in (False, True))
+    assert float_id != int8_id and "int8" in int8_id[0]
+    monkeypatch.setattr(manifest, "bundled_path", lambda device, films: bundled)
+    spec = ModelSpec(None, "cpu", None, films=True)  # no --model: the bundled one
     before = manifest.identity(film, VideoOptions(), spec, 10.0)
     assert manifest.identity(film, VideoOptions(), spec, 10.0) == before
     bundled.write_bytes(b"another model, as a new filmcolor brings")

@@ -73,16 +73,17 @@ def model_options(fn):
     fn = click.option("--device", default="auto",
                       help="auto (CUDA, then CoreML or DirectML where installed, then CPU), cpu, cuda, cuda:1, coreml, dml.")(fn)
     fn = click.option("--model", "model_path", type=click.Path(dir_okay=False, path_type=Path),
-                      help="An .onnx model file from python -m train.export (default: the bundled one).")(fn)
+                      help="An .onnx model file from python -m train.export (default: the bundled one; "
+                      "films on the CPU run its int8 copy, default-int8.onnx).")(fn)
     return fn
 
 
-def load_colorizer(model_path: Path | None, device: str, size: int | None) -> Colorizer:
+def load_colorizer(model_path: Path | None, device: str, size: int | None, films: bool = False) -> Colorizer:
     if size is not None and size % 32:
         raise click.BadParameter(f"{size} is not a multiple of 32", param_hint="--size")
     from ..colorizer import Colorizer
 
-    return Colorizer.load(model_path, device=device, size=size)
+    return Colorizer.load(model_path, device=device, size=size, films=films)
 
 
 def steer(colorizer: Colorizer, path: Path, rgb, strength: float, size: int | None = None):

@@ -32,7 +32,7 @@ def evaluate(paths, json_path, save, every, recursive, model_path, device, size,
     colourfulness; films also flicker), beside the grey baseline."""
     import json
 
-    from ..evaluate import EvalOptions, beats_grey, find_inputs, with_mean
+    from ..evaluate import FILM_SUFFIXES, EvalOptions, beats_grey, find_inputs, with_mean
     from ..evaluate import evaluate as run_evaluation
 
     inputs = find_inputs(list(paths), recursive)
@@ -47,8 +47,11 @@ def evaluate(paths, json_path, save, every, recursive, model_path, device, size,
         failed.append(path)
         click.echo(f"error: {path}: {message}", err=True)
 
-    colorizer = load_colorizer(model_path, device, size)
-    results = run_evaluation(colorizer, inputs, opts, on_error)
+    clips = [p for p in inputs if p.suffix.lower() in FILM_SUFFIXES]
+    # each as its command would colour it: films with the bundled model's int8 copy on the CPU
+    photos = load_colorizer(model_path, device, size) if len(clips) < len(inputs) else None
+    films = load_colorizer(model_path, device, size, films=True) if clips else None
+    results = run_evaluation(photos or films, inputs, opts, on_error, films)
     wins = beats_grey(results)
     results = with_mean(results)
     if not quiet and results:

@@ -93,7 +93,7 @@ def video(paths, out_dir, codec, crf, preset, batch_size, no_smooth, key_interva
 
     given = _shots(references, reference_list)
     photos = [(t, path, read_reference(path)) for t, path in given]  # bad photos refused before the model loads
-    model = ModelSpec(str(model_path) if model_path else None, device, size)
+    model = ModelSpec(str(model_path) if model_path else None, device, size, films=True)
     job = _FilmJob(opts, model, segment_seconds, workers, restart, ray_address, quiet)
     if len(films) == 1:
         src, dst = films[0]
@@ -203,7 +203,7 @@ class _FilmJob:
 
     def load(self, photos: list, strength: float) -> None:
         self.colorizer = load_colorizer(self.model.path and Path(self.model.path), self.model.device,
-                                        self.model.size)
+                                        self.model.size, films=True)
         # fitted at the size the film's frames are seen at, not the photo size
         c = self.colorizer
         self.opts.references = tuple((t, steer(c, path, rgb, strength, c.film_size)) for t, path, rgb in photos)

@@ -1,0 +1,165 @@
+"""The int8 copy of a model (train.export --int8) and which file films and photos run."""
+
+import shutil
+
+import cv2
+import numpy as np
+import onnx
+import pytest
+import torch
+from click.testing import CliRunner
+from media import make_clip
+
+from filmcolor import Colorizer
+from filmcolor import network as network_module
+from filmcolor.cli import main
+from filmcolor.colorizer import shrink, small_shape
+from filmcolor.modelspec import ModelSpec
+from filmcolor.network import DEFAULT_PATH, INT8_PATH, Network, bundled_path
+from train import checkpoint, model
+from train.export import main as export_main
+from train.export import to_onnx
+
+REPO_PHOTO = "tests/data/photo.jpg"
+
+
+def photo_L(size: int) -> np.ndarray:
+    """The test photo's lightness as the network sees it at ``size``: (1, 1, h, w) float32."""
+    from filmcolor import color
+
+    rgb = cv2.cvtColor(cv2.imread(REPO_PHOTO), cv2.COLOR_BGR2RGB)
+    L = color.rgb_to_lab(rgb)[..., 0].astype(np.float32)
+    return shrink(L, *small_shape(*L.shape, size))[None, None].copy()
+
+
+@pytest.fixture(scope="module")
+def float_model(tmp_path_factory):
+    """A small effunet with a classification head, BatchNorm statistics not the identity."""
+    torch.manual_seed(0)
+    net = model.build("effunet", {"encoder": "lite0", "decoder": [32, 24, 16, 16], "head": {"kind": "classify"}})
+    for m in net.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.uniform_(-0.2, 0.2)
+            m.running_var.uniform_(0.5, 2.0)
+    path = tmp_path_factory.mktemp("int8") / "float.onnx"
+    to_onnx(net.eval(), checkpoint.ModelInfo(arch="effunet", params=model.config_to_dict(net.cfg)), path)
+    return path
+
+
+@pytest.fixture
+def calibration(tmp_path):
+    folder = tmp_path / "photos"
+    (folder / "held").mkdir(parents=True)
+    shutil.copy(REPO_PHOTO, folder / "a.jpg")
+    img = cv2.imread(REPO_PHOTO)
+    cv2.imwrite(str(folder / "b.png"), cv2.flip(img, 1))
+    cv2.imwrite(str(folder / "held" / "c.png"), img[::2, ::2])
+    return folder
+
+
+def test_int8_export_quantizes_the_body_and_keeps_stem_and_head_float(tmp_path, float_model, calibration):
+    out = tmp_path / "q.onnx"
+    r = CliRunner().invoke(export_main, [str(float_model), str(out), "--int8", "--calibrate", str(calibration),
+                                         "--exclude", str(calibration / "held")])
+    assert r.exit_code == 0, r.output
+    assert "int8" in r.output and "on 2 calibration photos" in r.output  # the excluded one left out
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".part")]
+    q, f = Network(out, device="cpu"), Network(float_model, device="cpu")
+    assert q.precision == "int8" and f.precision == "float32"
+    assert q.info == f.info and q.stride == f.stride and np.array_equal(q.ab_centres, f.ab_centres)
+
+    graph = onnx.load(str(out)).graph
+    made_by = {o: n for n in graph.node for o in n.output}
+    convs = [n for n in graph.node if n.op_type == "Conv"]
+
+    def quantized(conv) -> bool:  # its weight comes through a DequantizeLinear
+        return conv.input[1] in made_by and made_by[conv.input[1]].op_type == "DequantizeLinear"
+
+    assert sum(map(quantized, convs)) >= len(convs) - 4  # all but the stem and the head's two
+    assert not quantized(convs[0])  # the stem
+    pool = next(i for i, n in enumerate(graph.node) if n.op_type == "AveragePool")
+    head = [n for n in graph.node[pool:] if n.op_type in ("Conv", "Exp", "ReduceMax", "Resize", "Div")]
+    assert head and not any(i in made_by and made_by[i].op_type == "DequantizeLinear" for n in head for i in n.input)
+
+    L = photo_L(128)
+    want, got = f.run(L)[0], q.run(L)[0]
+    assert got.shape == want.shape
+    # close to the float model's colour, relative to how much that colour varies
+    assert np.abs(got - want).mean() < 0.1 * want.std(), (np.abs(got - want).mean(), want.std())
+
+
+@pytest.mark.parametrize("args,says", [
+    (["--int8"], "--int8 needs --calibrate DIR"),
+    (["--calibrate", "{photos}"], "--calibrate and --exclude go with --int8"),
+    (["--int8", "--calibrate", "{photos}", "--out-suffix", ".safetensors"], "an int8 model is an .onnx file"),
+    (["--int8", "--calibrate", "{photos}/held"], "no such folder"),
+    (["--int8", "--calibrate", "{empty}"], "no images found"),
+    ([], "already a model file"),
+])
+def test_int8_export_refuses_what_it_cannot_do_in_one_line(tmp_path, float_model, calibration, args, says):
+    (tmp_path / "empty").mkdir()
+    shutil.rmtree(calibration / "held")
+    out = tmp_path / "q.onnx"
+    if "--out-suffix" in args:
+        i = args.index("--out-suffix")
+        out, args = out.with_suffix(args[i + 1]), args[:i]
+    args = [a.format(photos=calibration, empty=tmp_path / "empty") for a in args]
+    r = CliRunner().invoke(export_main, [str(float_model), str(out), *args])
+    assert r.exit_code == 2 and says in r.output and len(r.output.strip().splitlines()) == 1, r.output
+    assert not out.exists()
+
+
+def test_bundled_int8_model_is_the_float_model_quantized():
+    q, f = Network(INT8_PATH, device="cpu"), Network(DEFAULT_PATH, device="cpu")
+    assert q.precision == "int8" and f.precision == "float32"
+    assert q.info == f.info and np.array_equal(q.ab_centres, f.ab_centres)
+    assert INT8_PATH.stat().st_size < DEFAULT_PATH.stat().st_size / 3
+    for size in (128, 192):  # films' size, photos'
+        L = photo_L(size)
+        d = np.abs(q.run(L)[0] - f.run(L)[0])
+        assert d.mean() < 1.0 and np.percentile(d, 99) < 6, (size, d.mean(), np.percentile(d, 99))
+
+
+def test_films_on_the_cpu_run_the_int8_copy_and_photos_the_float_model(tiny_model):
+    assert bundled_path("cpu", films=True) == INT8_PATH
+    assert bundled_path("cpu") == DEFAULT_PATH
+    assert Colorizer.load(device="cpu", films=True).net.path == INT8_PATH
+    assert Colorizer.load(device="cpu").net.path == DEFAULT_PATH
+    assert Colorizer.load(tiny_model, device="cpu", films=True).net.path == tiny_model  # a file named is run
+    assert ModelSpec(None, "cpu", films=True).load().net.precision == "int8"
+
+
+def test_without_the_int8_file_films_run_the_float_model(monkeypatch, tmp_path):
+    monkeypatch.setattr(network_module, "INT8_PATH", tmp_path / "missing.onnx")
+    assert network_module.bundled_path("cpu", films=True) == DEFAULT_PATH
+
+
+@pytest.fixture
+def loaded(monkeypatch):
+    """The model files Network opens, in order."""
+    paths = []
+    real = Network.__init__
+
+    def spy(self, path=None, *a, **k):
+        paths.append(DEFAULT_PATH if path is None else path)
+        real(self, path, *a, **k)
+
+    monkeypatch.setattr(Network, "__init__", spy)
+    return paths
+
+
+def test_the_video_command_colours_with_the_int8_copy(tmp_path, loaded):
+    src = make_clip(tmp_path / "in.mp4", frames=6, size=(64, 48))
+    r = CliRunner().invoke(main, ["video", str(src), str(tmp_path / "out.mp4"), "--device", "cpu", "-q",
+                                  "--size", "32", "--segment-seconds", "0"])
+    assert r.exit_code == 0, r.output
+    assert loaded == [INT8_PATH]
+
+
+def test_evaluate_colours_photos_with_the_float_model_and_films_with_the_int8_copy(tmp_path, loaded):
+    shutil.copy(REPO_PHOTO, tmp_path / "p.jpg")
+    make_clip(tmp_path / "c.mp4", frames=4, size=(64, 48))
+    r = CliRunner().invoke(main, ["evaluate", str(tmp_path / "p.jpg"), str(tmp_path / "c.mp4"), "--device", "cpu",
+                                  "-q", "--size", "32"])
+    assert r.exit_code == 0, r.output
+    assert sorted(map(str, loaded)) == sorted(map(str, [DEFAULT_PATH, INT8_PATH]))
