@@ -2,6 +2,7 @@
 and milliseconds a frame per architecture, head and size.
 
     python benchmarks/networks.py            # the bundled network: torch eager vs ONNX Runtime
+    python benchmarks/networks.py --int8     # the bundled network: float32 vs its int8 copy (films)
     python benchmarks/networks.py --archs [--threads 2] [--batch 8] [--device cpu]
 
 The first table times the bundled network as filmcolor runs it for photos
@@ -12,7 +13,9 @@ upsampled as the graph does: what filmcolor ran before), at 128x128 and
 128x224 (a 720p frame at --size 128), batch 1 and 8, 1 and 2 threads. The
 two are timed in alternating blocks of 4 batches, 5 rounds (see
 ``alternating``): ms/frame is the median of each one's 20 batches, the ratio
-the median of the rounds' ratios. ``--archs`` prints the per-architecture table in torch (median of 5).
+the median of the rounds' ratios. ``--int8`` times the float32 file against
+the int8 copy that films run on the CPU (filmcolor/weights/default-int8.onnx)
+the same way. ``--archs`` prints the per-architecture table in torch (median of 5).
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ import torch.nn.functional as F
 from common import timed
 from torch.utils.flop_counter import FlopCounterMode
 
-from filmcolor.network import Network
+from filmcolor.network import INT8_PATH, Network
 from train import checkpoint, model
 
 CONFIGS = [
@@ -135,14 +138,41 @@ def runtimes(shapes=((128, 128), (128, 224)), batches=(1, 8), threads=(1, 2)) ->
     return rows
 
 
+def precisions(shapes=((128, 128), (128, 224)), batches=(1, 8), threads=(1, 2)) -> list[dict]:
+    """The bundled network's float32 file against its int8 copy, both on ONNX
+    Runtime: one dict per (threads, batch, shape) as :func:`runtimes` gives, with
+    ``float_ms``, ``int8_ms`` and ``ratio`` (float / int8: the int8 copy's speed-up)."""
+    rows = []
+    for t in threads:
+        f, q = Network(device="cpu", threads=t), Network(INT8_PATH, device="cpu", threads=t)
+        for n in batches:
+            for h, w in shapes:
+                L = (np.random.default_rng(0).random((n, 1, h, w)) * 100).astype(np.float32)
+                ta, tb, ratios = alternating(lambda L=L, f=f: f.run(L), lambda L=L, q=q: q.run(L))
+                rows.append({"threads": t, "batch": n, "shape": (h, w), "float_ms": statistics.median(ta) / n * 1000,
+                             "int8_ms": statistics.median(tb) / n * 1000, "ratio": statistics.median(ratios),
+                             "ratios": (min(ratios), max(ratios))})
+    return rows
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--archs", action="store_true", help="the per-architecture table (torch) instead")
+    ap.add_argument("--int8", action="store_true", help="the float32 file against its int8 copy instead")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--sizes", type=int, nargs="+", default=[128, 256])
     args = ap.parse_args()
+    if args.int8:
+        print("| input (N x 1 x H x W) | threads | float32 | int8 | speed-up (rounds' spread) |")
+        print("|---|---|---|---|---|")
+        for r in precisions():
+            (h, w), n = r["shape"], r["batch"]
+            lo, hi = r["ratios"]
+            print(f"| {n} x 1 x {h} x {w} | {r['threads']} | {r['float_ms']:.1f} ms/frame | {r['int8_ms']:.1f} | "
+                  f"{r['ratio']:.2f}x ({lo:.2f}-{hi:.2f}) |")
+        return
     if not args.archs:
         print("| input (N x 1 x H x W) | threads | torch eager | ONNX Runtime CPU | ratio (rounds' spread) | "
               "max a/b difference |")

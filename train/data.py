@@ -33,21 +33,21 @@ class DataError(Exception):
     """The training data cannot be used (missing folder, no images)."""
 
 
-def find_images(folders: list[str | Path]) -> list[Path]:
-    """All image files below the folders, searched recursively, sorted."""
+def find_images(folders: list[str | Path], flag: str = "--data") -> list[Path]:
+    """All image files below the folders, searched recursively, sorted (errors name ``flag``)."""
     files: list[Path] = []
     for folder in folders:
         folder = Path(folder)
         if not folder.is_dir():
-            raise DataError(f"--data {folder}: no such folder")
+            raise DataError(f"{flag} {folder}: no such folder")
         found = [p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()]
         if not found:
-            raise DataError(f"--data {folder}: no images found (looked for {', '.join(sorted(IMAGE_SUFFIXES))})")
+            raise DataError(f"{flag} {folder}: no images found (looked for {', '.join(sorted(IMAGE_SUFFIXES))})")
         files.extend(found)
     return sorted(set(files))
 
 
-def outside(files: list[Path], folders: list[str | Path], flag: str) -> list[Path]:
+def outside(files: list[Path], folders: list[str | Path], flag: str, what: str = "training image") -> list[Path]:
     """``files`` less those below ``folders`` (which must exist: named by ``flag``)."""
     for f in folders:
         if not Path(f).is_dir():
@@ -55,7 +55,7 @@ def outside(files: list[Path], folders: list[str | Path], flag: str) -> list[Pat
     roots = [Path(f).resolve() for f in folders]
     kept = [f for f in files if not any(f.resolve().is_relative_to(r) for r in roots)]
     if not kept:
-        raise DataError(f"every training image lies in a {flag} folder")
+        raise DataError(f"every {what} lies in a {flag} folder")
     return kept
 
 

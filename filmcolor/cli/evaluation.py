@@ -50,7 +50,9 @@ def evaluate(paths, json_path, save, every, recursive, model_path, device, size,
     clips = [p for p in inputs if p.suffix.lower() in FILM_SUFFIXES]
     # each as its command would colour it: films with the bundled model's int8 copy on the CPU
     photos = load_colorizer(model_path, device, size) if len(clips) < len(inputs) else None
-    films = load_colorizer(model_path, device, size, films=True) if clips else None
+    films = None
+    if clips:  # a model named is one file for both
+        films = photos if photos and model_path else load_colorizer(model_path, device, size, films=True)
     results = run_evaluation(photos or films, inputs, opts, on_error, films)
     wins = beats_grey(results)
     results = with_mean(results)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 import time
 from pathlib import Path
@@ -204,8 +205,12 @@ class _FilmJob:
     def load(self, photos: list, strength: float) -> None:
         self.colorizer = load_colorizer(self.model.path and Path(self.model.path), self.model.device,
                                         self.model.size, films=True)
-        # fitted at the size the film's frames are seen at, not the photo size
         c = self.colorizer
+        if self.model.path is None:
+            # the file chosen here (the bundled int8 copy on the CPU) colours every segment and
+            # task, wherever it runs, and names the resume: the references are fitted with it
+            self.model = dataclasses.replace(self.model, path=str(c.net.path))
+        # fitted at the size the film's frames are seen at, not the photo size
         self.opts.references = tuple((t, steer(c, path, rgb, strength, c.film_size)) for t, path, rgb in photos)
 
     def render(self, src: Path, dst: Path):
