@@ -155,6 +155,18 @@ def precisions(shapes=((128, 128), (128, 224)), batches=(1, 8), threads=(1, 2)) 
     return rows
 
 
+def print_pairs(rows: list[dict], names: tuple[str, str, str], keys: tuple[str, str], diff: bool = False) -> None:
+    """A markdown table of :func:`runtimes` or :func:`precisions` rows."""
+    print(f"| input (N x 1 x H x W) | threads | {names[0]} | {names[1]} | {names[2]} (rounds' spread) |"
+          + (" max a/b difference |" if diff else ""))
+    print("|---|---|---|---|---|" + ("---|" if diff else ""))
+    for r in rows:
+        (h, w), n = r["shape"], r["batch"]
+        lo, hi = r["ratios"]
+        print(f"| {n} x 1 x {h} x {w} | {r['threads']} | {r[keys[0]]:.1f} ms/frame | {r[keys[1]]:.1f} | "
+              f"{r['ratio']:.2f}x ({lo:.2f}-{hi:.2f}) |" + (f" {r['max_diff']:.1g} |" if diff else ""))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--archs", action="store_true", help="the per-architecture table (torch) instead")
@@ -165,23 +177,10 @@ def main() -> None:
     ap.add_argument("--sizes", type=int, nargs="+", default=[128, 256])
     args = ap.parse_args()
     if args.int8:
-        print("| input (N x 1 x H x W) | threads | float32 | int8 | speed-up (rounds' spread) |")
-        print("|---|---|---|---|---|")
-        for r in precisions():
-            (h, w), n = r["shape"], r["batch"]
-            lo, hi = r["ratios"]
-            print(f"| {n} x 1 x {h} x {w} | {r['threads']} | {r['float_ms']:.1f} ms/frame | {r['int8_ms']:.1f} | "
-                  f"{r['ratio']:.2f}x ({lo:.2f}-{hi:.2f}) |")
+        print_pairs(precisions(), ("float32", "int8", "speed-up"), ("float_ms", "int8_ms"))
         return
     if not args.archs:
-        print("| input (N x 1 x H x W) | threads | torch eager | ONNX Runtime CPU | ratio (rounds' spread) | "
-              "max a/b difference |")
-        print("|---|---|---|---|---|---|")
-        for r in runtimes():
-            (h, w), n = r["shape"], r["batch"]
-            lo, hi = r["ratios"]
-            print(f"| {n} x 1 x {h} x {w} | {r['threads']} | {r['torch_ms']:.1f} ms/frame | {r['ort_ms']:.1f} | "
-                  f"{r['ratio']:.2f}x ({lo:.2f}-{hi:.2f}) | {r['max_diff']:.1g} |")
+        print_pairs(runtimes(), ("torch eager", "ONNX Runtime CPU", "ratio"), ("torch_ms", "ort_ms"), diff=True)
         return
     rows = measure(args.device, args.threads, args.batch, args.sizes)
     print(f"device {args.device}, {args.threads} threads, batch {args.batch}\n")
