@@ -235,7 +235,7 @@ class Colorizer:
             raise InputError(f"{w}x{h} is too long a picture to be seen at --size {self.size} (OpenCV takes at "
                              f"most {color.SHRT_MAX - 1} pixels a side); try a smaller --size or cut it into pieces")
         small = shrink(pixels, hs, ws)
-        L_small = _lightness(small).reshape(1, 1, hs, ws)
+        L_small = lightness(small).reshape(1, 1, hs, ws)
         ab = self.ab_small(L_small, reference=reference)[0]  # (2, hs, ws)
 
         out = np.empty((h, w, 4 if alpha is not None else 3), dtype=image.dtype)
@@ -249,7 +249,7 @@ class Colorizer:
         return out
 
 
-def _lightness(pixels: np.ndarray) -> np.ndarray:
+def lightness(pixels: np.ndarray) -> np.ndarray:
     """L (H, W) float32 in [0, 100] of grey (H, W) or RGB (H, W, 3), uint8 or uint16."""
     if pixels.ndim == 2:
         return color.l_from_luma_table(8 * pixels.itemsize, full_range=True)[pixels]
@@ -276,7 +276,7 @@ def _join(pixels: np.ndarray, ab: np.ndarray) -> np.ndarray:
         # a/b >= -110 always, so the absolute value in convertScaleAbs changes nothing
         lab = cv2.merge([L8, cv2.convertScaleAbs(ab, alpha=1.0, beta=128.0)])
         return cv2.cvtColor(lab, cv2.COLOR_LAB2RGB)
-    rgb = cv2.cvtColor(np.dstack([_lightness(pixels), ab]), cv2.COLOR_LAB2RGB)
+    rgb = cv2.cvtColor(np.dstack([lightness(pixels), ab]), cv2.COLOR_LAB2RGB)
     return np.clip(rgb * 65535.0 + 0.5, 0, 65535).astype(np.uint16)
 
 

@@ -269,21 +269,17 @@ def main(source: Path, out: Path, last: bool, decoding: str | None, photo_size: 
     model file for `filmcolor --model OUT`, or a .safetensors checkpoint (fp16)
     to keep beside it."""
     if out.suffix not in (".onnx", ".safetensors"):
-        click.echo(f"error: {out}: the model file filmcolor runs is ONNX; name it .onnx "
-                   "(or .safetensors for a checkpoint)", err=True)
-        sys.exit(2)
+        fail(f"{out}: the model file filmcolor runs is ONNX; name it .onnx (or .safetensors for a checkpoint)")
     if int8 or calibrate_dirs or exclude_dirs:
         _int8(source, out, int8, last, decoding, photo_size, calibrate_dirs, exclude_dirs)
         return
     if source.suffix == ".onnx":
-        click.echo(f"error: {source}: already a model file (SOURCE is a run folder or a .safetensors "
-                   "checkpoint; an .onnx one only with --int8)", err=True)
-        sys.exit(2)
+        fail(f"{source}: already a model file (SOURCE is a run folder or a .safetensors checkpoint; "
+             "an .onnx one only with --int8)")
     try:
         info = export(source, out, last, _decoding(decoding), photo_size)
     except ModelError as e:
-        click.echo(f"error: {e}", err=True)
-        sys.exit(2)
+        fail(str(e))
     size = out.stat().st_size / 1e6
     click.echo(f"{out}: {info.arch}, {size:.1f} MB, validation {info.validation}")
     if out.suffix == ".onnx":
@@ -299,8 +295,7 @@ def _decoding(decoding: str | None) -> tuple[float, ...] | None:
         except ValueError:
             values = ()
         if len(values) not in (2, 3) or values[0] <= 0:
-            click.echo(f"error: --decoding {decoding}: expected T,GAIN[,CONFIDENCE] with T > 0, like 1.0,1.2", err=True)
-            sys.exit(2)
+            fail(f"--decoding {decoding}: expected T,GAIN[,CONFIDENCE] with T > 0, like 1.0,1.2")
     return values
 
 

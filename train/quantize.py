@@ -25,8 +25,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from filmcolor import color
-from filmcolor.colorizer import shrink, small_shape
+from filmcolor.colorizer import lightness, shrink, small_shape
 from filmcolor.errors import InputError, ModelError
 from filmcolor.images import read_picture
 from filmcolor.network import METADATA_KEY, PRECISION_KEY
@@ -60,10 +59,9 @@ def calibration_inputs(folders: list[str | Path], exclude: list[str | Path], siz
             pixels = read_picture(path).pixels
         except InputError:  # skipped, as training skips it
             continue
-        if pixels.ndim == 3 and pixels.shape[2] >= 3:
-            L = color.rgb_to_lab(pixels[..., :3])[..., 0].astype(np.float32)
-        else:  # grey: a film frame's kind of input
-            L = color.l_from_luma_table(8 * pixels.itemsize, full_range=True)[pixels if pixels.ndim == 2 else pixels[..., 0]]
+        if pixels.ndim == 3:  # alpha left out; grey + alpha is grey, a film frame's kind of input
+            pixels = pixels[..., 0] if pixels.shape[2] == 2 else pixels[..., :3]
+        L = lightness(pixels).astype(np.float32)
         h, w = small_shape(*L.shape, sizes[len(inputs) % len(sizes)])
         small = shrink(L, h, w)
         inputs.append(np.ascontiguousarray(small[None, None], dtype=np.float32))
