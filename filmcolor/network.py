@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import color
+from . import color, cpu
 from .decoding import Decoding
 from .errors import ModelError
 
@@ -109,11 +109,13 @@ def providers_for(name: str) -> list:
 
 
 def bundled_path(device: str = "auto", films: bool = False) -> Path:
-    """The bundled model file for ``device``: for films on the CPU its int8 copy
-    (the network in 0.55-0.57x the time on one thread, the colour as good on the
-    choosing half: README, "The bundled model"), else the float32 one. Photos
-    always get the float32 one, whose figures the README gives."""
-    if films and INT8_PATH.exists() and providers_for(device)[0] == "CPUExecutionProvider":
+    """The bundled model file for ``device``: for films on a CPU with int8
+    dot-product instructions (cpu.fast_int8) its int8 copy (there the network in
+    0.47-0.68x the time, the colour as good on the choosing half: README, "The
+    bundled model"), else the float32 one. Photos always get the float32 one,
+    whose figures the README gives."""
+    if (films and INT8_PATH.exists() and providers_for(device)[0] == "CPUExecutionProvider"
+            and cpu.fast_int8()):
         return INT8_PATH
     return DEFAULT_PATH
 

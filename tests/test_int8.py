@@ -10,7 +10,7 @@ import torch
 from click.testing import CliRunner
 from media import make_clip
 
-from filmcolor import Colorizer
+from filmcolor import Colorizer, cpu
 from filmcolor import network as network_module
 from filmcolor.cli import main
 from filmcolor.colorizer import shrink, small_shape
@@ -129,7 +129,13 @@ def test_bundled_int8_model_is_the_float_model_quantized():
         assert d.mean() < 1.0 and np.percentile(d, 99) < 6, (size, d.mean(), np.percentile(d, 99))
 
 
-def test_films_on_the_cpu_run_the_int8_copy_and_photos_the_float_model(tiny_model):
+@pytest.fixture
+def int8_cpu(monkeypatch):
+    """A CPU with int8 dot-product instructions (cpu.fast_int8), whatever this one has."""
+    monkeypatch.setattr(cpu, "fast_int8", lambda: True)
+
+
+def test_films_on_the_cpu_run_the_int8_copy_and_photos_the_float_model(tiny_model, int8_cpu):
     assert bundled_path("cpu", films=True) == INT8_PATH
     assert bundled_path("cpu") == DEFAULT_PATH
     assert Colorizer.load(device="cpu", films=True).net.path == INT8_PATH
@@ -138,7 +144,50 @@ def test_films_on_the_cpu_run_the_int8_copy_and_photos_the_float_model(tiny_mode
     assert ModelSpec(None, "cpu", films=True).load().net.precision == "int8"
 
 
-def test_without_the_int8_file_films_run_the_float_model(monkeypatch, tmp_path):
+def test_a_cpu_without_int8_dot_products_runs_films_on_the_float_model(monkeypatch, tmp_path, loaded):
+    # there the int8 copy is slower than the float file (cpu.py's docstring)
+    monkeypatch.setattr(cpu, "fast_int8", lambda: False)
+    assert bundled_path("cpu", films=True) == DEFAULT_PATH
+    assert Colorizer.load(device="cpu", films=True).net.precision == "float32"
+    src = make_clip(tmp_path / "in.mp4", frames=6, size=(64, 48))
+    r = CliRunner().invoke(main, ["video", str(src), str(tmp_path / "out.mp4"), "--device", "cpu", "-q",
+                                  "--size", "32", "--segment-seconds", "0"])
+    assert r.exit_code == 0, r.output
+    assert loaded[-1] == DEFAULT_PATH and INT8_PATH not in loaded
+
+
+@pytest.mark.parametrize("text, fast", [
+    ("processor\t: 0\nflags\t\t: fpu sse2 avx2 fma avx512f avx512bw\n", False),  # AVX-512 without VNNI
+    ("processor\t: 0\nflags\t\t: fpu sse2 avx2 avx512f avx512_vnni\n", True),
+    ("flags\t\t: fpu sse2 avx2 avx_vnni\n", True),  # Alder Lake and later: VNNI on 256 bits
+    ("processor\t: 0\nFeatures\t: fp asimd evtstrm aes crc32\n", False),  # Cortex-A53/A72
+    ("processor\t: 0\nFeatures\t: fp asimd aes asimddp sha512\n", True),  # Neoverse, Graviton 2+
+    ("", False),
+])
+def test_int8_dot_products_are_read_from_the_cpus_flags(tmp_path, monkeypatch, text, fast):
+    (tmp_path / "cpuinfo").write_text(text)
+    flags = cpu.cpuinfo_flags(tmp_path / "cpuinfo")
+    assert bool(flags & cpu.INT8_DOT_FLAGS) is fast
+    # and so decides, where numpy found nothing either
+    monkeypatch.setattr(cpu, "numpy_flags", set)
+    monkeypatch.setattr(cpu, "cpuinfo_flags", lambda: flags)
+    monkeypatch.setattr(cpu.platform, "system", lambda: "Linux")
+    cpu.fast_int8.cache_clear()
+    try:
+        assert cpu.fast_int8() is fast
+    finally:
+        cpu.fast_int8.cache_clear()
+
+
+def test_numpy_and_linux_agree_on_this_cpu():
+    # numpy detects through cpuid on every OS; /proc/cpuinfo is Linux's word for the same bits
+    linux = cpu.cpuinfo_flags()
+    if not linux:
+        pytest.skip("no /proc/cpuinfo")
+    assert cpu.numpy_flags() == linux & set(cpu.NUMPY_NAMES.values())
+
+
+def test_without_the_int8_file_films_run_the_float_model(monkeypatch, tmp_path, int8_cpu):
     monkeypatch.setattr(network_module, "INT8_PATH", tmp_path / "missing.onnx")
     assert network_module.bundled_path("cpu", films=True) == DEFAULT_PATH
 
@@ -157,7 +206,7 @@ def loaded(monkeypatch):
     return paths
 
 
-def test_the_video_command_colours_with_the_int8_copy(tmp_path, loaded):
+def test_the_video_command_colours_with_the_int8_copy(tmp_path, loaded, int8_cpu):
     src = make_clip(tmp_path / "in.mp4", frames=6, size=(64, 48))
     r = CliRunner().invoke(main, ["video", str(src), str(tmp_path / "out.mp4"), "--device", "cpu", "-q",
                                   "--size", "32", "--segment-seconds", "0"])
@@ -165,7 +214,7 @@ def test_the_video_command_colours_with_the_int8_copy(tmp_path, loaded):
     assert loaded == [INT8_PATH]
 
 
-def test_evaluate_colours_photos_with_the_float_model_and_films_with_the_int8_copy(tmp_path, monkeypatch):
+def test_evaluate_colours_photos_with_the_float_model_and_films_with_the_int8_copy(tmp_path, monkeypatch, int8_cpu):
     from filmcolor import evaluate
 
     used = {}
@@ -192,13 +241,14 @@ def failing_gpu(monkeypatch):
     monkeypatch.setattr(network_module, "providers_for", providers)
 
 
-def test_a_gpu_that_cannot_start_leaves_films_on_the_int8_copy(failing_gpu):
+def test_a_gpu_that_cannot_start_leaves_films_on_the_int8_copy(failing_gpu, int8_cpu):
     assert bundled_path("auto", films=True) == DEFAULT_PATH  # as far as can be told before loading
     c = Colorizer.load(device="auto", films=True)
     assert c.device == "cpu" and c.net.path == INT8_PATH
 
 
-def test_segments_and_the_resume_use_the_file_the_command_loaded(tmp_path, failing_gpu, loaded, monkeypatch):
+def test_segments_and_the_resume_use_the_file_the_command_loaded(tmp_path, failing_gpu, loaded, monkeypatch,
+                                                                 int8_cpu):
     from filmcolor import manifest
 
     seen = []
