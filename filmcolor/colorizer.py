@@ -103,8 +103,8 @@ class Colorizer:
              threads: int | None = None, decoding: Decoding | None = None, films: bool = False) -> Colorizer:
         """The ONNX model at ``path`` on ``device``, run at ``size`` (short side;
         None: the model's own sizes), decoded as ``decoding`` says (None: as the
-        model says). ``path`` None is the bundled model: with ``films`` on the
-        CPU its int8 copy (network.bundled_path)."""
+        model says). ``path`` None is the bundled model: with ``films`` on a
+        CPU with int8 dot products its int8 copy (network.bundled_path)."""
         cfg = ColorizerConfig(size=size, device=device, threads=threads, decoding=decoding)
         net = Network(bundled_path(device, films) if path is None else path, device, threads)
         if path is None and films and net.device == "cpu" and net.path != bundled_path("cpu", films):

@@ -12,7 +12,7 @@ class ModelSpec:
     path: str | None  # None: the bundled model
     device: str = "auto"
     size: int | None = None
-    films: bool = False  # for films: the bundled model's int8 copy on the CPU (network.bundled_path)
+    films: bool = False  # for films: the int8 copy on a CPU with VNNI (network.bundled_path)
 
     def load(self):
         """The :class:`~filmcolor.colorizer.Colorizer`, loaded once per process."""
