@@ -3,7 +3,7 @@
     python benchmarks/film_process.py [--clip FILM] [--pairs 6] [--model M.onnx]
 
 Runs `filmcolor video CLIP OUT -q --device cpu` and a plain PyAV decode +
-libx264 encode of the same clip (benchmarks/video.py's ``transcode``, crf 18,
+libx264 encode of the same clip (benchmarks/transcode.py, which imports only PyAV; crf 18,
 medium, as its own process) in turn, PAIRS times each after one untimed pair,
 and prints each one's median wall and CPU seconds (the children's, from
 ``resource``) and the median of the pairs' ratios transcode / filmcolor: the
@@ -49,7 +49,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         film = [exe, "video", str(args.clip), os.path.join(tmp, "c.mp4"), "-q", "--device", "cpu"]
         film += ["--model", str(args.model)] if args.model else []
-        code = (f"import sys; sys.path.insert(0, {str(HERE)!r}); from pathlib import Path; from video import "
+        code = (f"import sys; sys.path.insert(0, {str(HERE)!r}); from pathlib import Path; from transcode import "
                 f"transcode; transcode(Path({str(args.clip)!r}), Path({os.path.join(tmp, 't.mp4')!r}), 'medium', 18)")
         plain = [sys.executable, "-c", code]
         runs: dict[str, list[tuple[float, float]]] = {"filmcolor": [], "transcode": []}
