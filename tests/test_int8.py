@@ -230,6 +230,10 @@ def test_evaluate_colours_photos_with_the_float_model_and_films_with_the_int8_co
     assert used == {"evaluate_photo": DEFAULT_PATH, "evaluate_video": INT8_PATH}
 
 
+# ONNX Runtime warns of the absent provider the fixture names; that absence is the point
+cuda_absent = pytest.mark.filterwarnings("ignore:Specified provider 'CUDAExecutionProvider' is not in available")
+
+
 @pytest.fixture
 def failing_gpu(monkeypatch):
     """A CUDA provider that is installed but cannot start (no GPU, no CUDA libraries)."""
@@ -241,12 +245,14 @@ def failing_gpu(monkeypatch):
     monkeypatch.setattr(network_module, "providers_for", providers)
 
 
+@cuda_absent
 def test_a_gpu_that_cannot_start_leaves_films_on_the_int8_copy(failing_gpu, int8_cpu):
     assert bundled_path("auto", films=True) == DEFAULT_PATH  # as far as can be told before loading
     c = Colorizer.load(device="auto", films=True)
     assert c.device == "cpu" and c.net.path == INT8_PATH
 
 
+@cuda_absent
 def test_segments_and_the_resume_use_the_file_the_command_loaded(tmp_path, failing_gpu, loaded, monkeypatch,
                                                                  int8_cpu):
     from filmcolor import manifest
